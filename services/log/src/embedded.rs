@@ -1,0 +1,1 @@
+//! embedded backend (to be written)
