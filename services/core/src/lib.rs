@@ -1,1 +1,14 @@
-//! placeholder
+//! closeloop's shared vocabulary: the event envelope and every event type,
+//! label sets and their fingerprints, topic names, and the remote-write wire
+//! format. No I/O happens here; every other crate depends on this one.
+
+pub mod envelope;
+pub mod events;
+pub mod labels;
+pub mod remote_write;
+pub mod time;
+pub mod topics;
+
+pub use envelope::{DecodeError, Envelope, Event};
+pub use events::EventPayload;
+pub use labels::{fingerprint, Fingerprint, LabelSet};

@@ -1,0 +1,38 @@
+//! The streams of the event log (Kafka topics) and which events go where.
+
+/// One stream of the log. Names are `<prefix>.<stream>`; the default
+/// prefix is `closeloop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Samples,
+    Deploys,
+    Alerts,
+    Actions,
+    Outcomes,
+}
+
+pub const DEFAULT_PREFIX: &str = "closeloop";
+
+impl Topic {
+    pub const ALL: [Topic; 5] = [
+        Topic::Samples,
+        Topic::Deploys,
+        Topic::Alerts,
+        Topic::Actions,
+        Topic::Outcomes,
+    ];
+
+    pub fn stream(self) -> &'static str {
+        match self {
+            Topic::Samples => "samples",
+            Topic::Deploys => "deploys",
+            Topic::Alerts => "alerts",
+            Topic::Actions => "actions",
+            Topic::Outcomes => "outcomes",
+        }
+    }
+
+    pub fn name(self, prefix: &str) -> String {
+        format!("{prefix}.{}", self.stream())
+    }
+}

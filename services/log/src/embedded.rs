@@ -1,1 +1,0 @@
-//! embedded backend (to be written)
