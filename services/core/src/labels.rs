@@ -41,12 +41,15 @@ fn fnv_add(mut hash: u64, bytes: &[u8]) -> u64 {
 
 /// Fingerprint of a label set, as Prometheus' `labelSetToFingerprint`.
 pub fn fingerprint(labels: &LabelSet) -> Fingerprint {
-    if labels.is_empty() {
-        return Fingerprint(FNV_OFFSET);
-    }
-    let mut hash = FNV_OFFSET;
     // BTreeMap iterates in name order, which is what Prometheus sorts by.
-    for (name, value) in labels {
+    fingerprint_sorted(labels.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// Fingerprint of label pairs already sorted by name (as remote write
+/// sends them), without building a map first.
+pub fn fingerprint_sorted<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> Fingerprint {
+    let mut hash = FNV_OFFSET;
+    for (name, value) in pairs {
         hash = fnv_add(hash, name.as_bytes());
         hash = fnv_add(hash, &[SEPARATOR]);
         hash = fnv_add(hash, value.as_bytes());

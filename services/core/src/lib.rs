@@ -2,6 +2,7 @@
 //! label sets and their fingerprints, topic names, and the remote-write wire
 //! format. No I/O happens here; every other crate depends on this one.
 
+pub mod duration;
 pub mod envelope;
 pub mod events;
 pub mod labels;
@@ -11,4 +12,4 @@ pub mod topics;
 
 pub use envelope::{DecodeError, Envelope, Event};
 pub use events::EventPayload;
-pub use labels::{fingerprint, Fingerprint, LabelSet};
+pub use labels::{fingerprint, fingerprint_sorted, Fingerprint, LabelSet};
