@@ -6,6 +6,9 @@
 
 pub mod embedded;
 mod error;
+#[cfg(feature = "testsuite")]
+#[doc(hidden)]
+pub mod testsuite;
 
 pub use error::LogError;
 

@@ -1,0 +1,322 @@
+//! The embedded backend: the event log as append-only segment files in the
+//! data directory, for `closeloop serve` on one machine.
+//!
+//! Layout: `<dir>/<topic>/<partition>/<base offset, 20 digits>.log` for
+//! records (see [`frame`] for the record format) and
+//! `<dir>/_groups/<group>/<topic>-<partition>.json` for consumer group
+//! positions. Each partition has one writer thread doing group commit;
+//! readers see a record only after the fsync that made it durable.
+
+mod frame;
+mod fsutil;
+mod groups;
+mod options;
+mod partition;
+mod recovery;
+mod segment;
+mod topics;
+mod view;
+mod writer;
+
+pub use options::EmbeddedOptions;
+
+use crate::{
+    partition_for_key, CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord,
+};
+use async_trait::async_trait;
+use groups::GroupStore;
+use partition::PartitionHandle;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The event log kept in a local directory. Open it once per directory and
+/// process; call [`EmbeddedLog::close`] to stop its writer threads before
+/// opening the same directory again.
+#[derive(Debug)]
+pub struct EmbeddedLog {
+    dir: PathBuf,
+    options: EmbeddedOptions,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    /// Serializes topic creation, so two first appends to a new topic do
+    /// not both create it.
+    creating: tokio::sync::Mutex<()>,
+    groups: Arc<GroupStore>,
+    writers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Topic {
+    partitions: Vec<PartitionHandle>,
+}
+
+impl EmbeddedLog {
+    /// Opens (or creates) the log in `dir`, recovering every partition:
+    /// each segment's index is rebuilt and a torn tail left by a crash is
+    /// cut off the last segment.
+    pub async fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, LogError> {
+        options.validate()?;
+        let dir = dir.to_path_buf();
+        let opened = {
+            let dir = dir.clone();
+            let options = options.clone();
+            tokio::task::spawn_blocking(move || open_blocking(&dir, &options))
+                .await
+                .map_err(|error| {
+                    LogError::Unavailable(format!("opening the log failed: {error}"))
+                })??
+        };
+        let (topics, groups, writers) = opened;
+        tracing::info!(dir = %dir.display(), topics = topics.len(), "embedded log opened");
+        Ok(Self {
+            dir,
+            options,
+            topics: RwLock::new(topics),
+            creating: tokio::sync::Mutex::new(()),
+            groups: Arc::new(groups),
+            writers: Mutex::new(writers),
+        })
+    }
+
+    /// Stops the writer threads after they have answered every queued
+    /// append, so the directory can be reopened (by this process or another).
+    pub async fn close(self) -> Result<(), LogError> {
+        let EmbeddedLog {
+            topics, writers, ..
+        } = self;
+        // Dropping the topics drops the queues' senders, which ends each
+        // writer loop once its queue is drained.
+        drop(topics);
+        let writers = std::mem::take(
+            &mut *writers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        tokio::task::spawn_blocking(move || {
+            for writer in writers {
+                if writer.join().is_err() {
+                    tracing::error!("partition writer thread panicked");
+                }
+            }
+        })
+        .await
+        .map_err(|error| LogError::Unavailable(format!("closing the log failed: {error}")))
+    }
+
+    /// The topic, created with the default partition count on first use.
+    async fn topic(&self, name: &str) -> Result<Arc<Topic>, LogError> {
+        topics::validate_topic(name)?;
+        if let Some(topic) = self.read_topics().get(name) {
+            return Ok(Arc::clone(topic));
+        }
+        let _creating = self.creating.lock().await;
+        if let Some(topic) = self.read_topics().get(name) {
+            return Ok(Arc::clone(topic));
+        }
+        let dir = self.dir.clone();
+        let options = self.options.clone();
+        let name_owned = name.to_string();
+        let (topic, writers) = tokio::task::spawn_blocking(move || {
+            topics::create_topic_dirs(
+                &dir,
+                &name_owned,
+                options.default_partitions,
+                options.fsync,
+            )?;
+            open_topic(&dir, &name_owned, options.default_partitions, &options)
+        })
+        .await
+        .map_err(|error| {
+            LogError::Unavailable(format!("creating topic {name} failed: {error}"))
+        })??;
+        tracing::info!(
+            topic = name,
+            partitions = self.options.default_partitions,
+            "topic created"
+        );
+        self.writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(writers);
+        let topic = Arc::new(topic);
+        self.topics
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(name.to_string(), Arc::clone(&topic));
+        Ok(topic)
+    }
+
+    async fn partition(
+        &self,
+        topic: &str,
+        partition: u32,
+    ) -> Result<(Arc<Topic>, usize), LogError> {
+        let handle = self.topic(topic).await?;
+        let index = partition as usize;
+        if index >= handle.partitions.len() {
+            return Err(LogError::Invalid(format!(
+                "topic {topic} has {} partitions, no partition {partition}",
+                handle.partitions.len()
+            )));
+        }
+        Ok((handle, index))
+    }
+
+    fn read_topics(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Topic>>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes every write of a partition fail halfway, to test that a failed
+    /// write leaves the partition consistent.
+    #[cfg(test)]
+    async fn inject_write_failures(&self, topic: &str, partition: u32, on: bool) {
+        let (topic, index) = self.partition(topic, partition).await.expect("partition");
+        topic.partitions[index]
+            .faults
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+type Opened = (HashMap<String, Arc<Topic>>, GroupStore, Vec<JoinHandle<()>>);
+
+fn open_blocking(dir: &Path, options: &EmbeddedOptions) -> Result<Opened, LogError> {
+    std::fs::create_dir_all(dir)?;
+    let mut topics = HashMap::new();
+    let mut writers = Vec::new();
+    for (name, partitions) in topics::discover(dir)? {
+        let (topic, threads) = open_topic(dir, &name, partitions, options)?;
+        writers.extend(threads);
+        topics.insert(name, Arc::new(topic));
+    }
+    let groups = GroupStore::open(dir, options.fsync)?;
+    Ok((topics, groups, writers))
+}
+
+fn open_topic(
+    dir: &Path,
+    name: &str,
+    partitions: u32,
+    options: &EmbeddedOptions,
+) -> Result<(Topic, Vec<JoinHandle<()>>), LogError> {
+    let topic_name: Arc<str> = Arc::from(name);
+    let mut handles = Vec::with_capacity(partitions as usize);
+    let mut writers = Vec::with_capacity(partitions as usize);
+    for partition in 0..partitions {
+        let partition_dir = dir.join(name).join(partition.to_string());
+        let (handle, writer) =
+            PartitionHandle::open(&partition_dir, Arc::clone(&topic_name), partition, options)?;
+        handles.push(handle);
+        writers.push(writer);
+    }
+    Ok((
+        Topic {
+            partitions: handles,
+        },
+        writers,
+    ))
+}
+
+#[async_trait]
+impl EventLog for EmbeddedLog {
+    async fn append(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<(u32, Offset)>, LogError> {
+        let handle = self.topic(topic).await?;
+        for record in &records {
+            let size = frame::frame_len(record.key.len(), record.value.len());
+            if size > self.options.max_record_bytes {
+                return Err(LogError::Invalid(format!(
+                    "record of {size} bytes exceeds the limit of {} bytes",
+                    self.options.max_record_bytes
+                )));
+            }
+        }
+        let count = handle.partitions.len() as u32;
+        let mut per_partition: Vec<Vec<NewRecord>> = vec![Vec::new(); handle.partitions.len()];
+        // (partition, position within that partition's request) per input record.
+        let mut placement = Vec::with_capacity(records.len());
+        for record in records {
+            let partition = partition_for_key(&record.key, count);
+            let group = &mut per_partition[partition as usize];
+            placement.push((partition, group.len() as u64));
+            group.push(record);
+        }
+        // Queue into every partition before waiting, so their fsyncs overlap.
+        let deadline = tokio::time::Instant::now() + self.options.append_timeout;
+        let mut pending = Vec::new();
+        for (partition, records) in per_partition.into_iter().enumerate() {
+            if !records.is_empty() {
+                pending.push((partition, handle.partitions[partition].enqueue(records)?));
+            }
+        }
+        let mut firsts = vec![0; handle.partitions.len()];
+        for (partition, append) in pending {
+            firsts[partition] = append.durable(deadline).await?;
+        }
+        Ok(placement
+            .into_iter()
+            .map(|(partition, position)| (partition, firsts[partition as usize] + position))
+            .collect())
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<u32, LogError> {
+        Ok(self.topic(topic).await?.partitions.len() as u32)
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: Offset,
+        max_records: usize,
+        wait: Duration,
+    ) -> Result<Vec<StoredRecord>, LogError> {
+        let (topic, index) = self.partition(topic, partition).await?;
+        topic.partitions[index].read(from, max_records, wait).await
+    }
+
+    async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
+        let (topic, index) = self.partition(topic, partition).await?;
+        Ok(topic.partitions[index].end_offset())
+    }
+
+    async fn commit(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        position: CommittedPosition,
+    ) -> Result<(), LogError> {
+        topics::validate_name("group", group)?;
+        self.partition(topic, partition).await?;
+        let groups = Arc::clone(&self.groups);
+        let (group, topic) = (group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || groups.commit(&group, &topic, partition, position))
+            .await
+            .map_err(|error| LogError::Unavailable(format!("commit task failed: {error}")))?
+    }
+
+    async fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<CommittedPosition>, LogError> {
+        topics::validate_name("group", group)?;
+        self.partition(topic, partition).await?;
+        let groups = Arc::clone(&self.groups);
+        let (group, topic) = (group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || groups.committed(&group, &topic, partition))
+            .await
+            .map_err(|error| LogError::Unavailable(format!("committed task failed: {error}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests;
