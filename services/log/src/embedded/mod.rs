@@ -170,14 +170,13 @@ impl EmbeddedLog {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Makes every write of a partition fail halfway, to test that a failed
-    /// write leaves the partition consistent.
+    /// Injects a disk fault (`writer::fault`) into one partition's writer.
     #[cfg(test)]
-    async fn inject_write_failures(&self, topic: &str, partition: u32, on: bool) {
+    async fn inject_fault(&self, topic: &str, partition: u32, fault: u8) {
         let (topic, index) = self.partition(topic, partition).await.expect("partition");
         topic.partitions[index]
             .faults
-            .store(on, std::sync::atomic::Ordering::SeqCst);
+            .store(fault, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -22,7 +22,7 @@ pub(crate) struct PartitionHandle {
     max_queued_bytes: usize,
     max_read_bytes: usize,
     #[cfg(test)]
-    pub faults: Arc<std::sync::atomic::AtomicBool>,
+    pub faults: Arc<std::sync::atomic::AtomicU8>,
 }
 
 impl PartitionHandle {
@@ -37,7 +37,7 @@ impl PartitionHandle {
         let recovered = recover_partition(dir, options.index_interval_bytes, options.fsync)?;
         let view = Arc::new(PartitionView::new(topic, partition, recovered.segments));
         #[cfg(test)]
-        let faults = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let faults = Arc::new(std::sync::atomic::AtomicU8::new(0));
         let writer = PartitionWriter {
             dir: dir.to_path_buf(),
             view: Arc::clone(&view),

@@ -53,7 +53,17 @@ pub(crate) struct PartitionWriter {
     /// Encoding buffer, reused across batches.
     pub buf: Vec<u8>,
     #[cfg(test)]
-    pub faults: Arc<std::sync::atomic::AtomicBool>,
+    pub faults: Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// Test-only disk faults, set through `PartitionHandle::faults`.
+#[cfg(test)]
+pub(crate) mod fault {
+    pub const NONE: u8 = 0;
+    /// Every write lands halfway and then fails.
+    pub const FAIL_HALFWAY: u8 = 1;
+    /// The writer stops before writing, as on a hung disk.
+    pub const STALL: u8 = 2;
 }
 
 /// Runs the writer on its own thread until every sender is dropped; the
@@ -70,6 +80,10 @@ pub(crate) fn spawn(
 
 fn run(mut writer: PartitionWriter, mut queue: mpsc::Receiver<AppendRequest>) {
     while let Some(first) = queue.blocking_recv() {
+        #[cfg(test)]
+        while writer.faults.load(std::sync::atomic::Ordering::SeqCst) == fault::STALL {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
         let mut bytes = first.bytes;
         let mut batch = vec![first];
         while bytes < writer.config.max_batch_bytes {
@@ -175,7 +189,7 @@ impl PartitionWriter {
 
     fn write_and_sync(&mut self) -> io::Result<()> {
         #[cfg(test)]
-        if self.faults.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.faults.load(std::sync::atomic::Ordering::SeqCst) == fault::FAIL_HALFWAY {
             // Simulates a disk that fails midway: half the batch lands.
             self.file.seek(SeekFrom::Start(self.len))?;
             self.file.write_all(&self.buf[..self.buf.len() / 2])?;
