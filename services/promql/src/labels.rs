@@ -1,0 +1,205 @@
+//! Label sets: the identity of a series, sorted by name and cheap to clone.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// The label holding a series' metric name.
+pub const METRIC_NAME: &str = "__name__";
+
+/// A sorted set of label pairs including `__name__`.
+///
+/// Shared behind an `Arc` because the same set travels from storage through
+/// every intermediate vector of an evaluation; cloning must not copy strings.
+/// Empty values are never stored: in Prometheus an empty value means "absent".
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Labels(Arc<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    /// The empty label set.
+    pub fn empty() -> Self {
+        Labels::default()
+    }
+
+    /// Builds a label set from pairs in any order; a later duplicate name wins
+    /// and pairs with an empty value are dropped.
+    pub fn from_pairs<N, V>(pairs: impl IntoIterator<Item = (N, V)>) -> Self
+    where
+        N: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut v: Vec<(Box<str>, Box<str>)> = pairs
+            .into_iter()
+            .map(|(n, v)| (Box::from(n.as_ref()), Box::from(v.as_ref())))
+            .collect();
+        // Stable sort keeps input order among equal names so "last wins" below.
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(v.len());
+        for pair in v {
+            match out.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => out.push(pair),
+            }
+        }
+        out.retain(|(_, v)| !v.is_empty());
+        Labels(out.into())
+    }
+
+    /// Wraps pairs that are already sorted, unique and non-empty.
+    fn from_sorted(v: Vec<(Box<str>, Box<str>)>) -> Self {
+        Labels(v.into())
+    }
+
+    /// The value of label `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(n, _)| n.as_ref().cmp(name))
+            .ok()
+            .map(|i| self.0[i].1.as_ref())
+    }
+
+    /// The value of label `name`, or "" when absent, as matchers see it.
+    pub fn get_or_empty(&self, name: &str) -> &str {
+        self.get(name).unwrap_or("")
+    }
+
+    /// The metric name, if any.
+    pub fn metric_name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    /// Pairs in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A copy without `__name__` (no allocation when there is none).
+    pub fn without_metric_name(&self) -> Labels {
+        if self.metric_name().is_none() {
+            return self.clone();
+        }
+        self.filter(|n| n != METRIC_NAME)
+    }
+
+    /// A copy keeping only the labels for which `keep` is true.
+    pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
+        Labels::from_sorted(self.0.iter().filter(|(n, _)| keep(n)).cloned().collect())
+    }
+
+    /// A copy with `name` set to `value` (removed when `value` is empty).
+    pub fn with(&self, name: &str, value: &str) -> Labels {
+        let mut v: Vec<(Box<str>, Box<str>)> = self.0.to_vec();
+        match v.binary_search_by(|(n, _)| n.as_ref().cmp(name)) {
+            Ok(i) if value.is_empty() => {
+                v.remove(i);
+            }
+            Ok(i) => v[i].1 = Box::from(value),
+            Err(_) if value.is_empty() => {}
+            Err(i) => v.insert(i, (Box::from(name), Box::from(value))),
+        }
+        Labels::from_sorted(v)
+    }
+
+    /// Prometheus' `labels.Hash()`: xxHash64 over `name 0xff value 0xff ...`.
+    /// Used where results depend on the hash (e.g. `limit_ratio`).
+    pub fn prometheus_hash(&self) -> u64 {
+        let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+        for (n, v) in self.iter() {
+            h.update(n.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.as_bytes());
+            h.update(&[0xff]);
+        }
+        h.digest()
+    }
+
+    /// Approximate heap bytes used by this label set (for storage accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.0
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + std::mem::size_of::<(Box<str>, Box<str>)>())
+            .sum()
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for Labels {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        Labels::from_pairs(iter)
+    }
+}
+
+impl<N: AsRef<str>, V: AsRef<str>, const K: usize> From<[(N, V); K]> for Labels {
+    fn from(pairs: [(N, V); K]) -> Self {
+        Labels::from_pairs(pairs)
+    }
+}
+
+impl fmt::Display for Labels {
+    /// Renders `{__name__="x", a="b"}` with Go-style escaping of values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (n, v)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{n}=\"{}\"", escape_value(v))?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl fmt::Debug for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn escape_value(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            _ => s.push(c),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_sorted_and_empty_values_dropped() {
+        let l = Labels::from_pairs([("b", "2"), ("a", "1"), ("c", "")]);
+        assert_eq!(l.to_string(), r#"{a="1", b="2"}"#);
+        assert_eq!(l.get("c"), None);
+    }
+
+    #[test]
+    fn later_duplicate_label_wins() {
+        let l = Labels::from_pairs([("a", "1"), ("a", "2")]);
+        assert_eq!(l.get("a"), Some("2"));
+    }
+
+    #[test]
+    fn setting_an_empty_value_removes_the_label() {
+        let l = Labels::from_pairs([("a", "1"), ("b", "2")]).with("a", "");
+        assert_eq!(l.to_string(), r#"{b="2"}"#);
+    }
+
+    #[test]
+    fn hash_matches_prometheus_for_empty_labels() {
+        // xxhash64 of the empty input with seed 0.
+        assert_eq!(Labels::empty().prometheus_hash(), 0xef46db3751d8e999);
+    }
+}

@@ -1,0 +1,1 @@
+//! Runner for Prometheus' promqltest scripts (`load`, `clear`, `eval`).

@@ -1,0 +1,292 @@
+//! The in-memory window of float series that queries read.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use promql_parser::label::{MatchOp, Matcher};
+
+use crate::labels::{Labels, METRIC_NAME};
+use crate::value::is_stale_marker;
+
+/// Index of a series inside [`Storage`]; only valid until the next truncation.
+pub(crate) type SeriesId = u32;
+
+/// One stored series: its labels and samples sorted by time.
+#[derive(Debug)]
+pub(crate) struct StoredSeries {
+    pub labels: Labels,
+    /// `(t_ms, value)` ascending; stale markers kept as values.
+    pub samples: Vec<(i64, f64)>,
+}
+
+impl StoredSeries {
+    /// Samples with `start < t <= end`, stale markers removed.
+    ///
+    /// Borrows when the window holds no stale marker, which is the usual case.
+    pub fn window(&self, start: i64, end: i64) -> Cow<'_, [(i64, f64)]> {
+        let lo = self.samples.partition_point(|(t, _)| *t <= start);
+        let hi = self.samples.partition_point(|(t, _)| *t <= end);
+        let slice = &self.samples[lo..hi.max(lo)];
+        if slice.iter().any(|(_, v)| is_stale_marker(*v)) {
+            Cow::Owned(
+                slice
+                    .iter()
+                    .copied()
+                    .filter(|(_, v)| !is_stale_marker(*v))
+                    .collect(),
+            )
+        } else {
+            Cow::Borrowed(slice)
+        }
+    }
+
+    /// The latest sample with `t - lookback < ts <= t`, unless it is a stale
+    /// marker: a marker ends the series at once.
+    pub fn at(&self, t: i64, lookback: i64) -> Option<(i64, f64)> {
+        let hi = self.samples.partition_point(|(ts, _)| *ts <= t);
+        let (ts, v) = *self.samples.get(hi.checked_sub(1)?)?;
+        if ts <= t - lookback || is_stale_marker(v) {
+            return None;
+        }
+        Some((ts, v))
+    }
+}
+
+/// Series in memory, with an index by metric name.
+#[derive(Debug, Default)]
+pub struct Storage {
+    series: Vec<StoredSeries>,
+    by_labels: HashMap<Labels, SeriesId>,
+    /// Series ids per metric name, kept sorted by labels so selections come
+    /// out in Prometheus' order (which topk ties and limitk depend on).
+    by_name: HashMap<Box<str>, Vec<SeriesId>>,
+    /// Series without a metric name (rare; only reachable by label matchers).
+    nameless: Vec<SeriesId>,
+    samples: usize,
+}
+
+impl Storage {
+    pub fn new() -> Self {
+        Storage::default()
+    }
+
+    /// Adds a sample. Out-of-order samples are inserted in place; a sample
+    /// at an existing timestamp replaces the old one.
+    pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) {
+        let id = match self.by_labels.get(labels) {
+            Some(id) => *id,
+            None => self.insert_series(labels.clone()),
+        };
+        let samples = &mut self.series[id as usize].samples;
+        match samples.last() {
+            Some((last, _)) if *last < t_ms => samples.push((t_ms, v)),
+            None => samples.push((t_ms, v)),
+            Some(_) => match samples.binary_search_by(|(t, _)| t.cmp(&t_ms)) {
+                Ok(i) => {
+                    samples[i].1 = v;
+                    return;
+                }
+                Err(i) => samples.insert(i, (t_ms, v)),
+            },
+        }
+        self.samples += 1;
+    }
+
+    fn insert_series(&mut self, labels: Labels) -> SeriesId {
+        let id = self.series.len() as SeriesId;
+        self.by_labels.insert(labels.clone(), id);
+        let list = match labels.metric_name() {
+            Some(name) => self.by_name.entry(Box::from(name)).or_default(),
+            None => &mut self.nameless,
+        };
+        let series = &self.series;
+        let pos = list.partition_point(|other| series[*other as usize].labels < labels);
+        list.insert(pos, id);
+        self.series.push(StoredSeries {
+            labels,
+            samples: Vec::new(),
+        });
+        id
+    }
+
+    /// Drops samples older than `t_ms` and series left without samples.
+    pub fn truncate_before(&mut self, t_ms: i64) {
+        let mut removed_series = false;
+        for s in &mut self.series {
+            let cut = s.samples.partition_point(|(t, _)| *t < t_ms);
+            if cut > 0 {
+                s.samples.drain(..cut);
+                self.samples -= cut;
+                if s.samples.is_empty() {
+                    removed_series = true;
+                } else if s.samples.capacity() > 2 * s.samples.len() + 8 {
+                    // A window slides forever; give back what it no longer needs.
+                    s.samples.shrink_to_fit();
+                }
+            }
+        }
+        if removed_series {
+            self.series.retain(|s| !s.samples.is_empty());
+            self.rebuild_index();
+        }
+    }
+
+    fn rebuild_index(&mut self) {
+        self.by_labels.clear();
+        self.by_name.clear();
+        self.nameless.clear();
+        for (i, s) in self.series.iter().enumerate() {
+            let id = i as SeriesId;
+            self.by_labels.insert(s.labels.clone(), id);
+            match s.labels.metric_name() {
+                Some(name) => self.by_name.entry(Box::from(name)).or_default().push(id),
+                None => self.nameless.push(id),
+            }
+        }
+        let series = &self.series;
+        for list in self
+            .by_name
+            .values_mut()
+            .chain(std::iter::once(&mut self.nameless))
+        {
+            list.sort_by(|a, b| series[*a as usize].labels.cmp(&series[*b as usize].labels));
+        }
+    }
+
+    /// Removes every series.
+    pub fn clear(&mut self) {
+        *self = Storage::default();
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    pub fn sample_count(&self) -> usize {
+        self.samples
+    }
+
+    /// Approximate heap bytes held, for checking the per-series budget.
+    pub fn approximate_bytes(&self) -> usize {
+        let per_series: usize = self
+            .series
+            .iter()
+            .map(|s| {
+                s.labels.heap_bytes()
+                    + s.samples.capacity() * std::mem::size_of::<(i64, f64)>()
+                    + std::mem::size_of::<StoredSeries>()
+                    // by_labels entry and the by_name id.
+                    + std::mem::size_of::<(Labels, SeriesId)>()
+                    + std::mem::size_of::<SeriesId>()
+            })
+            .sum();
+        per_series + self.by_name.keys().map(|k| k.len() + 48).sum::<usize>()
+    }
+
+    pub(crate) fn series(&self, id: SeriesId) -> &StoredSeries {
+        &self.series[id as usize]
+    }
+
+    /// Ids of series matching all `matchers`, in label order.
+    pub(crate) fn select(&self, matchers: &[Matcher]) -> Vec<SeriesId> {
+        let name_eq = matchers
+            .iter()
+            .find(|m| m.name == METRIC_NAME && matches!(m.op, MatchOp::Equal));
+        let mut ids: Vec<SeriesId> = match name_eq {
+            Some(m) => self
+                .by_name
+                .get(m.value.as_str())
+                .cloned()
+                .unwrap_or_default(),
+            None => {
+                // Filter on the (few) names first, then merge their lists.
+                let name_matchers: Vec<&Matcher> =
+                    matchers.iter().filter(|m| m.name == METRIC_NAME).collect();
+                let mut ids: Vec<SeriesId> = Vec::new();
+                let mut lists = 0;
+                for (name, list) in &self.by_name {
+                    if name_matchers.iter().all(|m| m.is_match(name)) {
+                        ids.extend_from_slice(list);
+                        lists += 1;
+                    }
+                }
+                if name_matchers.iter().all(|m| m.is_match("")) {
+                    ids.extend_from_slice(&self.nameless);
+                    lists += 1;
+                }
+                if lists > 1 {
+                    ids.sort_by(|a, b| {
+                        self.series[*a as usize]
+                            .labels
+                            .cmp(&self.series[*b as usize].labels)
+                    });
+                }
+                ids
+            }
+        };
+        ids.retain(|id| {
+            let labels = &self.series[*id as usize].labels;
+            matchers
+                .iter()
+                .all(|m| m.is_match(labels.get_or_empty(&m.name)))
+        });
+        ids
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::stale_marker;
+
+    fn labels(name: &str) -> Labels {
+        Labels::from_pairs([("__name__", name), ("job", "a")])
+    }
+
+    #[test]
+    fn out_of_order_samples_are_inserted_in_time_order() {
+        let mut s = Storage::new();
+        let l = labels("m");
+        s.append(&l, 20, 2.0);
+        s.append(&l, 10, 1.0);
+        s.append(&l, 30, 3.0);
+        assert_eq!(s.series(0).samples, vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        assert_eq!(s.sample_count(), 3);
+    }
+
+    #[test]
+    fn a_second_write_at_the_same_timestamp_wins() {
+        let mut s = Storage::new();
+        let l = labels("m");
+        s.append(&l, 10, 1.0);
+        s.append(&l, 20, 2.0);
+        s.append(&l, 10, 5.0);
+        assert_eq!(s.series(0).samples, vec![(10, 5.0), (20, 2.0)]);
+        assert_eq!(s.sample_count(), 2);
+    }
+
+    #[test]
+    fn truncation_drops_old_samples_and_empty_series() {
+        let mut s = Storage::new();
+        s.append(&labels("old"), 10, 1.0);
+        s.append(&labels("new"), 10, 1.0);
+        s.append(&labels("new"), 30, 1.0);
+        s.truncate_before(20);
+        assert_eq!(s.series_count(), 1);
+        assert_eq!(s.sample_count(), 1);
+        let m = Matcher::new(MatchOp::Equal, "__name__", "new");
+        assert_eq!(s.select(&[m]).len(), 1);
+    }
+
+    #[test]
+    fn a_stale_marker_hides_the_series_at_once() {
+        let mut s = Storage::new();
+        let l = labels("m");
+        s.append(&l, 10, 1.0);
+        s.append(&l, 20, stale_marker());
+        let series = s.series(0);
+        assert_eq!(series.at(15, 300_000), Some((10, 1.0)));
+        assert_eq!(series.at(25, 300_000), None);
+        assert_eq!(series.window(0, 30).as_ref(), &[(10, 1.0)]);
+    }
+}
