@@ -152,10 +152,12 @@ pub fn eval_range(
                     push(e.labels, e.drop_name, t, e.value);
                 }
             }
-            other => return Err(EvalError::InvalidQuery(format!(
+            other => {
+                return Err(EvalError::InvalidQuery(format!(
                 "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
                 other.type_name()
-            ))),
+            )))
+            }
         }
         t += step_ms;
     }
