@@ -14,6 +14,7 @@ mod options;
 mod partition;
 mod recovery;
 mod segment;
+mod sync;
 mod topics;
 mod view;
 mod writer;

@@ -2,6 +2,7 @@
 //! writer thread for appends, and the durable view for reads.
 
 use super::recovery::recover_partition;
+use super::sync::SyncStage;
 use super::view::PartitionView;
 use super::writer::{self, AppendRequest, PartitionWriter, WriterConfig};
 use super::EmbeddedOptions;
@@ -47,11 +48,17 @@ impl PartitionHandle {
                 index_interval: options.index_interval_bytes,
                 fsync: options.fsync,
             },
-            file: recovered.active_file,
+            file: Arc::new(recovered.active_file),
             len: recovered.active_len,
             next_offset: view.end_offset(),
             indexer: recovered.indexer,
             needs_repair: false,
+            new_segment: None,
+            sync: Arc::new(SyncStage::new(
+                options.fsync,
+                #[cfg(test)]
+                Arc::clone(&faults),
+            )),
             buf: Vec::new(),
             #[cfg(test)]
             faults: Arc::clone(&faults),

@@ -94,6 +94,15 @@ impl Indexer {
         }
     }
 
+    /// Continues indexing a segment whose last index entry is at
+    /// `last_position` (`None`: nothing indexed yet).
+    pub fn resume(interval: u64, last_position: Option<u64>) -> Self {
+        Self {
+            interval: interval.max(1),
+            last_position,
+        }
+    }
+
     pub fn entry_for(&mut self, offset: u64, position: u64) -> Option<IndexEntry> {
         let due = match self.last_position {
             None => true,

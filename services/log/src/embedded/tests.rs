@@ -160,3 +160,80 @@ async fn append_larger_than_the_record_limit_is_invalid() {
     );
     assert_eq!(log.end_offset(TOPIC, 0).await.expect("end"), 0);
 }
+
+#[tokio::test]
+async fn failed_fsync_fails_the_batch_and_the_partition_recovers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = EmbeddedLog::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("open");
+    log.append(TOPIC, vec![record("a"), record("b")])
+        .await
+        .expect("append");
+    let good_len = segment_len(dir.path());
+
+    log.inject_fault(TOPIC, 0, fault::FAIL_SYNC).await;
+    let failed = log.append(TOPIC, vec![record("not durable")]).await;
+    assert!(
+        matches!(failed, Err(LogError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!(
+        log.end_offset(TOPIC, 0).await.expect("end"),
+        2,
+        "readers never see it"
+    );
+    assert_eq!(values(&log).await, ["a", "b"]);
+
+    log.inject_fault(TOPIC, 0, fault::NONE).await;
+    assert_eq!(
+        log.append(TOPIC, vec![record("c")]).await.expect("append"),
+        vec![(0, 2)]
+    );
+    assert_eq!(values(&log).await, ["a", "b", "c"]);
+    assert!(segment_len(dir.path()) > good_len);
+    log.close().await.expect("close");
+
+    let reopened = EmbeddedLog::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("reopen");
+    assert_eq!(values(&reopened).await, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn failed_write_right_after_a_roll_removes_the_new_segment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let options = EmbeddedOptions {
+        segment_bytes: 100,
+        ..EmbeddedOptions::default()
+    };
+    let log = EmbeddedLog::open(dir.path(), options.clone())
+        .await
+        .expect("open");
+    log.append(TOPIC, vec![record(&"a".repeat(80))])
+        .await
+        .expect("append");
+    log.inject_fault(TOPIC, 0, fault::FAIL_HALFWAY).await;
+    let failed = log.append(TOPIC, vec![record(&"b".repeat(80))]).await;
+    assert!(
+        matches!(failed, Err(LogError::Unavailable(_))),
+        "{failed:?}"
+    );
+    let files = segment::list_segments(&dir.path().join(TOPIC).join("0")).expect("list");
+    assert_eq!(
+        files.len(),
+        1,
+        "the rolled segment held nothing durable: {files:?}"
+    );
+
+    log.inject_fault(TOPIC, 0, fault::NONE).await;
+    assert_eq!(
+        log.append(TOPIC, vec![record("c")]).await.expect("append"),
+        vec![(0, 1)]
+    );
+    log.close().await.expect("close");
+    let reopened = EmbeddedLog::open(dir.path(), options)
+        .await
+        .expect("reopen");
+    assert_eq!(values(&reopened).await, ["a".repeat(80), "c".to_string()]);
+}

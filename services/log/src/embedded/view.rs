@@ -25,6 +25,15 @@ pub(crate) struct PartitionView {
     end: watch::Sender<Offset>,
 }
 
+#[derive(Debug)]
+pub(crate) struct DurableTail {
+    pub base_offset: Offset,
+    pub path: PathBuf,
+    pub len: u64,
+    pub end_offset: Offset,
+    pub last_indexed: Option<u64>,
+}
+
 /// The part of one segment a read will scan, copied out of the lock so the
 /// I/O runs without holding it.
 struct Span {
@@ -65,7 +74,19 @@ impl PartitionView {
         self.end.send_replace(end_offset);
     }
 
-    /// Adds a freshly created, still empty segment after a roll.
+    /// The last durable segment as readers see it: where a writer cuts
+    /// back to after a failed write or fsync.
+    pub fn durable_tail(&self) -> Option<DurableTail> {
+        self.read_segments().last().map(|segment| DurableTail {
+            base_offset: segment.base_offset,
+            path: segment.path.clone(),
+            len: segment.len,
+            end_offset: segment.end_offset,
+            last_indexed: segment.index.last().map(|entry| entry.position),
+        })
+    }
+
+    /// Adds a new segment after a roll, once its first batch is durable.
     pub fn push_segment(&self, segment: SegmentView) {
         self.write_segments().push(segment);
     }

@@ -1,11 +1,13 @@
-//! The one writer of a partition: group commit. It takes every append
-//! queued while the previous fsync ran, writes them with one `write` call,
-//! syncs once and then answers all their callers, so the fsync cost is
-//! shared by everyone waiting instead of paid per record.
+//! The first stage of a partition's group commit: one writer thread takes
+//! every append queued while it was busy, encodes them into one buffer,
+//! writes it with one `write` call and hands the batch to the sync stage
+//! ([`super::sync`]), which fsyncs and answers the callers. Only this
+//! thread writes the partition's files.
 
 use super::frame;
 use super::fsutil::sync_dir;
-use super::segment::{segment_file_name, IndexEntry, Indexer, SegmentView};
+use super::segment::{self, segment_file_name, IndexEntry, Indexer, SegmentView};
+use super::sync::{SyncStage, Written};
 use super::view::PartitionView;
 use crate::{LogError, NewRecord, Offset};
 use std::fs::{File, OpenOptions};
@@ -40,16 +42,20 @@ pub(crate) struct PartitionWriter {
     pub dir: PathBuf,
     pub view: Arc<PartitionView>,
     pub config: WriterConfig,
-    /// Write handle of the active segment.
-    pub file: File,
-    /// Durable length of the active segment: the last good position that a
-    /// failed write is cut back to.
+    /// Write handle of the active segment, shared with the sync stage.
+    pub file: Arc<File>,
+    /// Bytes written to the active segment (durable or handed to the sync
+    /// stage).
     pub len: u64,
     pub next_offset: Offset,
     pub indexer: Indexer,
     /// A failed write could not be cut back yet; retried before the next
     /// write so the partition heals once the disk does.
     pub needs_repair: bool,
+    /// A segment created by a roll, announced to readers with its first
+    /// durable batch.
+    pub new_segment: Option<SegmentView>,
+    pub sync: Arc<SyncStage>,
     /// Encoding buffer, reused across batches.
     pub buf: Vec<u8>,
     #[cfg(test)]
@@ -64,18 +70,36 @@ pub(crate) mod fault {
     pub const FAIL_HALFWAY: u8 = 1;
     /// The writer stops before writing, as on a hung disk.
     pub const STALL: u8 = 2;
+    /// Every fsync fails.
+    pub const FAIL_SYNC: u8 = 3;
 }
 
-/// Runs the writer on its own thread until every sender is dropped; the
-/// thread, not a tokio task, because all it does is blocking file I/O.
+/// Starts the writer and sync threads; they run until every sender of
+/// `queue` is dropped and all queued appends are answered. Threads, not
+/// tokio tasks, because all they do is blocking file I/O.
 pub(crate) fn spawn(
     writer: PartitionWriter,
     queue: mpsc::Receiver<AppendRequest>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
-    let name = format!("log-{}-{}", writer.view.topic, writer.view.partition);
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(move || run(writer, queue))
+    let label = format!("{}-{}", writer.view.topic, writer.view.partition);
+    let sync = Arc::clone(&writer.sync);
+    let view = Arc::clone(&writer.view);
+    let syncer = std::thread::Builder::new()
+        .name(format!("sync-{label}"))
+        .spawn(move || sync.run(&view))?;
+    let sync = Arc::clone(&writer.sync);
+    let spawned = std::thread::Builder::new()
+        .name(format!("log-{label}"))
+        .spawn(move || {
+            run(writer, queue);
+            if syncer.join().is_err() {
+                tracing::error!("partition sync thread panicked");
+            }
+        });
+    if spawned.is_err() {
+        sync.close();
+    }
+    spawned
 }
 
 fn run(mut writer: PartitionWriter, mut queue: mpsc::Receiver<AppendRequest>) {
@@ -102,28 +126,19 @@ fn run(mut writer: PartitionWriter, mut queue: mpsc::Receiver<AppendRequest>) {
         if batch.is_empty() {
             continue;
         }
-        match writer.write_batch(&batch) {
-            Ok(firsts) => {
-                for (request, first) in batch.into_iter().zip(firsts) {
-                    // The caller may have stopped waiting; its records are
-                    // durable anyway.
-                    let _ = request.reply.send(Ok(first));
-                }
-            }
-            Err(error) => {
-                tracing::warn!(
-                    topic = %writer.view.topic,
-                    partition = writer.view.partition,
-                    requests = batch.len(),
-                    %error,
-                    "append batch failed"
-                );
-                let message = format!("append failed: {error}");
-                for request in batch {
-                    let _ = request
-                        .reply
-                        .send(Err(LogError::Unavailable(message.clone())));
-                }
+        if let Err((error, batch)) = writer.write_batch(batch) {
+            tracing::warn!(
+                topic = %writer.view.topic,
+                partition = writer.view.partition,
+                requests = batch.len(),
+                %error,
+                "append batch failed"
+            );
+            let message = format!("append failed: {error}");
+            for request in batch {
+                let _ = request
+                    .reply
+                    .send(Err(LogError::Unavailable(message.clone())));
             }
         }
         if writer.buf.capacity() > 2 * writer.config.max_batch_bytes.max(1 << 20) {
@@ -131,29 +146,37 @@ fn run(mut writer: PartitionWriter, mut queue: mpsc::Receiver<AppendRequest>) {
             writer.buf = Vec::new();
         }
     }
+    writer.sync.close();
     tracing::debug!(topic = %writer.view.topic, partition = writer.view.partition, "partition writer stopped");
 }
 
 impl PartitionWriter {
-    /// Writes and syncs a batch; returns the first offset of each request.
-    /// On error nothing of the batch is visible and, once repaired, the
-    /// segment ends where it ended before.
-    pub fn write_batch(&mut self, batch: &[AppendRequest]) -> io::Result<Vec<Offset>> {
-        if self.needs_repair {
-            self.repair()?;
+    /// Writes a batch and hands it to the sync stage, which answers it. On
+    /// error the batch is given back to be failed, and the segment is cut
+    /// back to its last durable record.
+    pub fn write_batch(
+        &mut self,
+        batch: Vec<AppendRequest>,
+    ) -> Result<(), (io::Error, Vec<AppendRequest>)> {
+        if self.needs_repair || self.sync.is_poisoned() {
+            if let Err(error) = self.cut_back_to_durable() {
+                return Err((error, batch));
+            }
         }
         let total: u64 = batch.iter().map(|request| request.bytes as u64).sum();
         // Roll between batches, never inside one: a segment may exceed the
         // limit by at most one batch, and a batch is never split.
         if self.len > 0 && self.len + total > self.config.segment_bytes {
-            self.roll()?;
+            if let Err(error) = self.roll() {
+                return Err((error, batch));
+            }
         }
         self.buf.clear();
         let mut indexer = self.indexer.clone();
         let mut entries: Vec<IndexEntry> = Vec::new();
         let mut firsts = Vec::with_capacity(batch.len());
         let mut offset = self.next_offset;
-        for request in batch {
+        for request in &batch {
             firsts.push(offset);
             for record in &request.records {
                 let position = self.len + self.buf.len() as u64;
@@ -168,9 +191,9 @@ impl PartitionWriter {
                 offset += 1;
             }
         }
-        if let Err(error) = self.write_and_sync() {
+        if let Err(error) = self.write() {
             self.needs_repair = true;
-            if let Err(repair_error) = self.repair() {
+            if let Err(repair_error) = self.cut_back_to_durable() {
                 tracing::error!(
                     topic = %self.view.topic,
                     partition = self.view.partition,
@@ -178,44 +201,85 @@ impl PartitionWriter {
                     "could not cut a failed write back; retrying before the next append"
                 );
             }
-            return Err(error);
+            return Err((error, batch));
         }
         self.len += self.buf.len() as u64;
         self.next_offset = offset;
         self.indexer = indexer;
-        self.view.publish_append(entries, offset, self.len);
-        Ok(firsts)
+        self.sync.hand_over(Written {
+            file: Arc::clone(&self.file),
+            new_segment: self.new_segment.take(),
+            entries,
+            end_offset: offset,
+            len: self.len,
+            requests: batch.into_iter().zip(firsts).collect(),
+        });
+        Ok(())
     }
 
-    fn write_and_sync(&mut self) -> io::Result<()> {
+    fn write(&mut self) -> io::Result<()> {
+        let mut file: &File = &self.file;
+        file.seek(SeekFrom::Start(self.len))?;
         #[cfg(test)]
         if self.faults.load(std::sync::atomic::Ordering::SeqCst) == fault::FAIL_HALFWAY {
             // Simulates a disk that fails midway: half the batch lands.
-            self.file.seek(SeekFrom::Start(self.len))?;
-            self.file.write_all(&self.buf[..self.buf.len() / 2])?;
+            file.write_all(&self.buf[..self.buf.len() / 2])?;
             return Err(io::Error::other("injected write failure"));
         }
-        self.file.seek(SeekFrom::Start(self.len))?;
-        self.file.write_all(&self.buf)?;
-        if self.config.fsync {
-            self.file.sync_data()?;
-        }
-        Ok(())
+        file.write_all(&self.buf)
     }
 
-    /// Cuts the active segment back to its last durable length.
-    fn repair(&mut self) -> io::Result<()> {
-        self.file.set_len(self.len)?;
-        if self.config.fsync {
-            self.file.sync_data()?;
+    /// After a failed write or fsync: waits until the sync stage has
+    /// answered everything handed to it, then cuts the partition back to
+    /// what readers see (the last durable record): later segments are
+    /// removed, the durable one is truncated, and writing resumes there.
+    fn cut_back_to_durable(&mut self) -> io::Result<()> {
+        self.sync.wait_idle();
+        let Some(durable) = self.view.durable_tail() else {
+            return Err(io::Error::other("partition has no segment"));
+        };
+        let mut removed = false;
+        for (base_offset, path) in segment::list_segments(&self.dir)? {
+            if base_offset > durable.base_offset {
+                std::fs::remove_file(&path)?;
+                removed = true;
+            }
         }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&durable.path)?;
+        file.set_len(durable.len)?;
+        if self.config.fsync {
+            file.sync_data()?;
+            if removed {
+                sync_dir(&self.dir)?;
+            }
+        }
+        tracing::warn!(
+            topic = %self.view.topic,
+            partition = self.view.partition,
+            end_offset = durable.end_offset,
+            "cut partition back to its last durable record"
+        );
+        self.file = Arc::new(file);
+        self.len = durable.len;
+        self.next_offset = durable.end_offset;
+        self.indexer = Indexer::resume(self.config.index_interval, durable.last_indexed);
+        self.new_segment = None;
         self.needs_repair = false;
+        self.sync.clear_poison();
         Ok(())
     }
 
-    /// Starts a new segment at the next offset. The current one was synced
-    /// by the batch that filled it.
+    /// Starts a new segment at the next offset.
     fn roll(&mut self) -> io::Result<()> {
+        // The full segment is synced before its successor exists, so after a
+        // power loss only the last segment can have a torn tail; recovery
+        // relies on that.
+        if self.config.fsync {
+            self.file.sync_data()?;
+        }
         let base_offset = self.next_offset;
         let path = self.dir.join(segment_file_name(base_offset));
         // Truncate, not create_new: a file of this name can only be an empty
@@ -237,7 +301,7 @@ impl PartitionWriter {
             base_offset,
             "rolled to a new segment"
         );
-        self.view.push_segment(SegmentView {
+        self.new_segment = Some(SegmentView {
             base_offset,
             end_offset: base_offset,
             len: 0,
@@ -245,7 +309,7 @@ impl PartitionWriter {
             file: Arc::new(read_handle),
             index: Vec::new(),
         });
-        self.file = file;
+        self.file = Arc::new(file);
         self.len = 0;
         self.indexer = Indexer::new(self.config.index_interval);
         Ok(())
