@@ -177,6 +177,8 @@ impl<'a> Evaluator<'a> {
                     let mut g = new_group(key.clone(), f);
                     g.drop_name = e.drop_name;
                     match op {
+                        // NaN and Inf make the variance undefined for good.
+                        T_STDDEV | T_STDVAR if !f.is_finite() => g.value = f64::NAN,
                         T_STDDEV | T_STDVAR => g.value = 0.0,
                         T_GROUP => g.value = 1.0,
                         _ => {}
@@ -202,6 +204,7 @@ impl<'a> Evaluator<'a> {
                         g.value = f;
                     }
                 }
+                T_STDDEV | T_STDVAR if !f.is_finite() => g.value = f64::NAN,
                 T_STDDEV | T_STDVAR => {
                     let delta = f - g.mean;
                     g.mean += delta / g.count;

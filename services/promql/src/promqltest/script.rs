@@ -105,7 +105,8 @@ pub(crate) fn parse_script(text: &str) -> Vec<Command> {
         }
         let mut block = Vec::new();
         let mut j = i + 1;
-        while j < lines.len() && !lines[j].is_empty() {
+        // `clear` stands alone; other commands own the lines up to a blank one.
+        while line != "clear" && j < lines.len() && !lines[j].is_empty() {
             block.push(lines[j]);
             j += 1;
         }
@@ -143,8 +144,7 @@ fn parse_load(p: &Patterns, line: &str, block: &[&str]) -> Result<Load, String> 
     for def in block {
         let (labels, rest) = parse_series_desc(def)?;
         if rest.contains("{{") {
-            load.histogram_series.push(labels);
-            continue;
+            load.histogram_series.push(labels.clone());
         }
         if with_nhcb {
             // Classic histograms also become native histograms under the

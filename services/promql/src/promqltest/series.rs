@@ -59,14 +59,20 @@ pub(crate) fn parse_duration_ms(s: &str) -> Result<i64, String> {
     Ok(if negative { -total } else { total })
 }
 
-/// Parses a float the way the test files write them (`Inf`, `-Inf`, `NaN`, `1e3`).
+/// Parses a float the way the test files write them (`Inf`, `-Inf`, `NaN`,
+/// `1e3`, and `0x1f` for expected scalars).
 pub(crate) fn parse_number(s: &str) -> Option<f64> {
     let s = s.trim();
-    if s.is_empty() || s.contains(char::is_whitespace) {
-        return None;
-    }
     if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         return i64::from_str_radix(hex, 16).ok().map(|v| v as f64);
+    }
+    parse_decimal(s)
+}
+
+/// A float without hex notation: in value sequences `0x5` means "0 six times".
+fn parse_decimal(s: &str) -> Option<f64> {
+    if s.is_empty() || s.contains(char::is_whitespace) {
+        return None;
     }
     s.parse::<f64>().ok()
 }
@@ -197,12 +203,39 @@ fn parse_quoted(s: &str, start: usize) -> Result<(String, usize), String> {
     Err(format!("unterminated string in {s:?}"))
 }
 
-/// Expands `1 2+3x4 _ _x2 stale` into values.
+/// Replaces each native histogram `{{...}}` (optionally `xN`) by a `_h`
+/// token, so the float samples around it keep their positions.
+fn mask_histograms(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            // Unterminated: keep the text, parsing it will report the error.
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        out.push_str("_h");
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Expands `1 2+3x4 _ _x2 stale` into values. Native histogram samples
+/// become [`SeqValue::Omitted`]: this engine stores floats only.
 pub(crate) fn parse_values(text: &str) -> Result<Vec<SeqValue>, String> {
     let mut out = Vec::new();
-    for token in text.split_whitespace() {
-        if token == "_" {
+    let masked = mask_histograms(text);
+    for token in masked.split_whitespace() {
+        if token == "_" || token == "_h" {
             out.push(SeqValue::Omitted);
+            continue;
+        }
+        // `{{...}}xN` and `{{...}}+{{...}}xN` both expand to N+1 samples.
+        if let Some((_, n)) = token.strip_prefix("_h").and_then(|t| t.rsplit_once('x')) {
+            let n: usize = n.parse().map_err(|_| format!("bad repetition {token:?}"))?;
+            out.extend(std::iter::repeat_n(SeqValue::Omitted, n + 1));
             continue;
         }
         if token == "stale" {
@@ -214,7 +247,7 @@ pub(crate) fn parse_values(text: &str) -> Result<Vec<SeqValue>, String> {
             out.extend(std::iter::repeat_n(SeqValue::Omitted, n));
             continue;
         }
-        if let Some(v) = parse_number(token) {
+        if let Some(v) = parse_decimal(token) {
             out.push(SeqValue::Value(v));
             continue;
         }
@@ -235,14 +268,14 @@ pub(crate) fn parse_values(text: &str) -> Result<Vec<SeqValue>, String> {
 
 /// `a+b`, `a-b` or `a` (delta 0).
 fn split_start_delta(s: &str) -> Option<(f64, f64)> {
-    if let Some(v) = parse_number(s) {
+    if let Some(v) = parse_decimal(s) {
         return Some((v, 0.0));
     }
     let b = s.as_bytes();
     for i in 1..b.len() {
         if (b[i] == b'+' || b[i] == b'-') && !matches!(b[i - 1], b'e' | b'E') {
-            let start = parse_number(&s[..i])?;
-            let delta = parse_number(&s[i..])?;
+            let start = parse_decimal(&s[..i])?;
+            let delta = parse_decimal(&s[i..])?;
             return Some((start, delta));
         }
     }
