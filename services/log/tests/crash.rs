@@ -6,6 +6,11 @@
 //!
 //! The child is this test binary itself, started with an environment
 //! variable that turns the test into the appender.
+//!
+//! SIGKILL tears writes and interrupts recovery at random points, but the
+//! kernel keeps the page cache, so this does not prove fsync ordering
+//! against power loss; that rests on the write/sync/roll ordering in the
+//! writer and sync stages and on the hand-damaged segment tests.
 
 use bytes::Bytes;
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};

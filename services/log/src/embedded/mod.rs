@@ -2,10 +2,11 @@
 //! data directory, for `closeloop serve` on one machine.
 //!
 //! Layout: `<dir>/<topic>/<partition>/<base offset, 20 digits>.log` for
-//! records (see [`frame`] for the record format) and
+//! records (module `frame` documents the record format) and
 //! `<dir>/_groups/<group>/<topic>-<partition>.json` for consumer group
-//! positions. Each partition has one writer thread doing group commit;
-//! readers see a record only after the fsync that made it durable.
+//! positions. Each partition has a writer thread and a sync thread doing
+//! pipelined group commit (modules `writer` and `sync`); readers see a record only
+//! after the fsync that made it durable.
 
 mod frame;
 mod fsutil;

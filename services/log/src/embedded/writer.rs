@@ -62,18 +62,6 @@ pub(crate) struct PartitionWriter {
     pub faults: Arc<std::sync::atomic::AtomicU8>,
 }
 
-/// Test-only disk faults, set through `PartitionHandle::faults`.
-#[cfg(test)]
-pub(crate) mod fault {
-    pub const NONE: u8 = 0;
-    /// Every write lands halfway and then fails.
-    pub const FAIL_HALFWAY: u8 = 1;
-    /// The writer stops before writing, as on a hung disk.
-    pub const STALL: u8 = 2;
-    /// Every fsync fails.
-    pub const FAIL_SYNC: u8 = 3;
-}
-
 /// Starts the writer and sync threads; they run until every sender of
 /// `queue` is dropped and all queued appends are answered. Threads, not
 /// tokio tasks, because all they do is blocking file I/O.
@@ -314,4 +302,16 @@ impl PartitionWriter {
         self.indexer = Indexer::new(self.config.index_interval);
         Ok(())
     }
+}
+
+/// Test-only disk faults, set through `PartitionHandle::faults`.
+#[cfg(test)]
+pub(crate) mod fault {
+    pub const NONE: u8 = 0;
+    /// Every write lands halfway and then fails.
+    pub const FAIL_HALFWAY: u8 = 1;
+    /// The writer stops before writing, as on a hung disk.
+    pub const STALL: u8 = 2;
+    /// Every fsync fails.
+    pub const FAIL_SYNC: u8 = 3;
 }
