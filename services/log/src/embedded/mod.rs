@@ -47,6 +47,8 @@ pub struct EmbeddedLog {
     creating: tokio::sync::Mutex<()>,
     groups: Arc<GroupStore>,
     writers: Mutex<Vec<JoinHandle<()>>>,
+    /// Held open for the life of the log: the directory's exclusive lock.
+    _lock: std::fs::File,
 }
 
 #[derive(Debug)]
@@ -70,15 +72,15 @@ impl EmbeddedLog {
                     LogError::Unavailable(format!("opening the log failed: {error}"))
                 })??
         };
-        let (topics, groups, writers) = opened;
-        tracing::info!(dir = %dir.display(), topics = topics.len(), "embedded log opened");
+        tracing::info!(dir = %dir.display(), topics = opened.topics.len(), "embedded log opened");
         Ok(Self {
             dir,
             options,
-            topics: RwLock::new(topics),
+            topics: RwLock::new(opened.topics),
             creating: tokio::sync::Mutex::new(()),
-            groups: Arc::new(groups),
-            writers: Mutex::new(writers),
+            groups: Arc::new(opened.groups),
+            writers: Mutex::new(opened.writers),
+            _lock: opened.lock,
         })
     }
 
@@ -86,7 +88,10 @@ impl EmbeddedLog {
     /// append, so the directory can be reopened (by this process or another).
     pub async fn close(self) -> Result<(), LogError> {
         let EmbeddedLog {
-            topics, writers, ..
+            topics,
+            writers,
+            _lock: lock,
+            ..
         } = self;
         // Dropping the topics drops the queues' senders, which ends each
         // writer loop once its queue is drained.
@@ -96,12 +101,14 @@ impl EmbeddedLog {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
         );
+        // The directory lock is released only once no thread can write.
         tokio::task::spawn_blocking(move || {
             for writer in writers {
                 if writer.join().is_err() {
                     tracing::error!("partition writer thread panicked");
                 }
             }
+            drop(lock);
         })
         .await
         .map_err(|error| LogError::Unavailable(format!("closing the log failed: {error}")))
@@ -182,10 +189,16 @@ impl EmbeddedLog {
     }
 }
 
-type Opened = (HashMap<String, Arc<Topic>>, GroupStore, Vec<JoinHandle<()>>);
+struct Opened {
+    topics: HashMap<String, Arc<Topic>>,
+    groups: GroupStore,
+    writers: Vec<JoinHandle<()>>,
+    lock: std::fs::File,
+}
 
 fn open_blocking(dir: &Path, options: &EmbeddedOptions) -> Result<Opened, LogError> {
     std::fs::create_dir_all(dir)?;
+    let lock = fsutil::lock_dir(dir)?;
     let mut topics = HashMap::new();
     let mut writers = Vec::new();
     for (name, partitions) in topics::discover(dir)? {
@@ -194,7 +207,12 @@ fn open_blocking(dir: &Path, options: &EmbeddedOptions) -> Result<Opened, LogErr
         topics.insert(name, Arc::new(topic));
     }
     let groups = GroupStore::open(dir, options.fsync)?;
-    Ok((topics, groups, writers))
+    Ok(Opened {
+        topics,
+        groups,
+        writers,
+        lock,
+    })
 }
 
 fn open_topic(

@@ -237,3 +237,20 @@ async fn failed_write_right_after_a_roll_removes_the_new_segment() {
         .expect("reopen");
     assert_eq!(values(&reopened).await, ["a".repeat(80), "c".to_string()]);
 }
+
+#[tokio::test]
+async fn a_directory_in_use_cannot_be_opened_twice_until_closed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = EmbeddedLog::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("open");
+    let second = EmbeddedLog::open(dir.path(), EmbeddedOptions::default()).await;
+    assert!(
+        matches!(second, Err(LogError::Unavailable(_))),
+        "{second:?}"
+    );
+    log.close().await.expect("close");
+    EmbeddedLog::open(dir.path(), EmbeddedOptions::default())
+        .await
+        .expect("open after close");
+}
