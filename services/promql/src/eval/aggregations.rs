@@ -82,6 +82,10 @@ impl<'a> Evaluator<'a> {
                     ls.labels.push(name.clone());
                     Some(LabelModifier::Include(ls))
                 }
+                // No clause groups like `by (<label>)`.
+                None => Some(LabelModifier::Include(promql_parser::label::Labels::new(
+                    vec![name.as_str()],
+                ))),
                 other => other.clone(),
             };
             return Ok(Val::Vector(self.simple_groups(T_COUNT, input, &modifier)));

@@ -3,7 +3,7 @@
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
-use super::{offset_ms, Elem, Evaluator, RangeSeries, Val};
+use super::{Elem, Evaluator, RangeSeries, Val};
 use crate::error::EvalError;
 use crate::labels::{Labels, METRIC_NAME};
 use crate::storage::SeriesId;
@@ -112,19 +112,40 @@ impl<'a> Evaluator<'a> {
         (out, w)
     }
 
+    pub(crate) fn subquery_window(&self, sq: &SubqueryExpr, t: i64) -> Window {
+        let end = self.selector_time(&sq.at, &sq.offset, t);
+        let range_ms = sq.range.as_millis() as i64;
+        Window {
+            start: end - range_ms,
+            end,
+            range_ms,
+        }
+    }
+
+    /// The window a range-vector argument covers at `t`.
+    pub(crate) fn range_arg_window(&self, arg: &Expr, t: i64) -> Option<Window> {
+        match super::unwrap_parens(arg) {
+            Expr::MatrixSelector(ms) => Some(self.matrix_window(ms, t)),
+            Expr::Subquery(sq) => Some(self.subquery_window(sq, t)),
+            _ => None,
+        }
+    }
+
     /// Evaluates the inner expression at every step of the subquery window.
     pub(crate) fn subquery(
         &self,
         sq: &SubqueryExpr,
         t: i64,
     ) -> Result<(Vec<RangeSeries>, Window), EvalError> {
-        let end = self.selector_time(&sq.at, &sq.offset, t);
-        let range_ms = sq.range.as_millis() as i64;
+        let Window {
+            start,
+            end,
+            range_ms,
+        } = self.subquery_window(sq, t);
         let step = match sq.step {
             Some(s) if s.as_millis() > 0 => s.as_millis() as i64,
             _ => self.default_subquery_step_ms.max(1),
         };
-        let start = end - range_ms;
         // Steps are aligned to absolute multiples of the step, like Prometheus
         // (Go's truncating division included), and the window is left-open.
         let mut ts = step * (start / step);
@@ -215,10 +236,4 @@ impl<'a> Evaluator<'a> {
             ))),
         }
     }
-}
-
-/// Offset of a selector in ms (exposed for functions needing raw offsets).
-#[allow(dead_code)]
-pub(crate) fn selector_offset_ms(vs: &VectorSelector) -> i64 {
-    offset_ms(&vs.offset)
 }

@@ -112,20 +112,13 @@ impl<'a> Evaluator<'a> {
         }
         let matrix = arg(args, mi)?;
         let mut out = Vec::new();
-        let mut ctx = Ctx {
-            window: Window {
-                start: 0,
-                end: 0,
-                range_ms: 0,
-            },
-            t,
-            scalars,
-        };
-        // The window is the same for every series; compute it up front.
-        ctx.window = match unwrap_parens(matrix) {
-            Expr::MatrixSelector(ms) => self.matrix_window(ms, t),
-            _ => ctx.window,
-        };
+        let window = self.range_arg_window(matrix, t).ok_or_else(|| {
+            EvalError::InvalidQuery(format!(
+                "expected range vector, got {}",
+                matrix.value_type()
+            ))
+        })?;
+        let ctx = Ctx { window, t, scalars };
         let mut any = false;
         self.for_each_range_series(matrix, t, |labels: &Labels, drop_name, points| {
             any = true;
