@@ -57,6 +57,9 @@ pub trait EventLog: Send + Sync + 'static {
     /// in input order only after all of them are durable (fsynced for the
     /// embedded log, acknowledged by all in-sync replicas for Kafka).
     /// `LogError::Unavailable` means "try again later" (ingest answers 503).
+    /// An append is not atomic across partitions: after an error some of
+    /// its records may be stored, so a retry can duplicate them
+    /// (at-least-once, as with Kafka without transactions).
     async fn append(
         &self,
         topic: &str,
@@ -69,7 +72,8 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// Reads up to `max_records` records of one partition starting at
     /// `from`. Waits up to `wait` for at least one record when none is there
-    /// yet; returns an empty vector on timeout.
+    /// yet; returns an empty vector on timeout. `from` past the end offset
+    /// is `LogError::Invalid` (Kafka's offset out of range).
     async fn read(
         &self,
         topic: &str,

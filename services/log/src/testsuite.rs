@@ -25,7 +25,7 @@ pub const CASES: &[&str] = &[
     "committed_position_round_trips_with_metadata",
     "end_offset_follows_appends",
     "concurrent_appends_are_durable_and_readable_exactly_once",
-    "invalid_topic_names_and_partitions_are_rejected",
+    "invalid_topic_names_partitions_and_offsets_are_rejected",
 ];
 
 /// Runs every case, each on a fresh log from `make`.
@@ -42,7 +42,7 @@ where
     committed_position_round_trips_with_metadata(&make().await).await;
     end_offset_follows_appends(&make().await).await;
     concurrent_appends_are_durable_and_readable_exactly_once(&make().await).await;
-    invalid_topic_names_and_partitions_are_rejected(&make().await).await;
+    invalid_topic_names_partitions_and_offsets_are_rejected(&make().await).await;
 }
 
 /// A topic name no earlier run (or other case) has used.
@@ -329,7 +329,7 @@ pub async fn concurrent_appends_are_durable_and_readable_exactly_once<L: EventLo
     }
 }
 
-pub async fn invalid_topic_names_and_partitions_are_rejected<L: EventLog>(log: &L) {
+pub async fn invalid_topic_names_partitions_and_offsets_are_rejected<L: EventLog>(log: &L) {
     for bad in ["", "has space", "slash/name", "..", "ümlaut"] {
         let result = log.append(bad, vec![record("k", "v")]).await;
         assert!(

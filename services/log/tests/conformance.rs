@@ -75,7 +75,7 @@ conformance!(
     committed_position_round_trips_with_metadata,
     end_offset_follows_appends,
     concurrent_appends_are_durable_and_readable_exactly_once,
-    invalid_topic_names_and_partitions_are_rejected,
+    invalid_topic_names_partitions_and_offsets_are_rejected,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
