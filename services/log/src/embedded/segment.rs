@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const SEGMENT_SUFFIX: &str = ".log";
-/// Read-ahead used while scanning; large enough that small records are
-/// scanned sequentially, small enough that big records are skipped by seeks.
-const SCAN_BUFFER: usize = 256 * 1024;
+/// Read-ahead while verifying the last segment, which is read whole.
+const VERIFY_BUFFER: usize = 256 * 1024;
+/// Read-ahead while indexing a trusted segment from its frame headers:
+/// small records are still read sequentially, while records larger than
+/// this are skipped by seeking, so opening a log of big remote-write
+/// batches reads a fraction of it.
+const HEADER_SCAN_BUFFER: usize = 16 * 1024;
 
 /// `<base offset, 20 digits>.log`, so a directory listing sorts by offset.
 pub(crate) fn segment_file_name(base_offset: u64) -> String {
@@ -141,7 +145,12 @@ pub(crate) fn scan(
 ) -> io::Result<Scan> {
     let file = File::open(path)?;
     let file_len = file.metadata()?.len();
-    let mut reader = BufReader::with_capacity(SCAN_BUFFER, file);
+    let buffer = if verify {
+        VERIFY_BUFFER
+    } else {
+        HEADER_SCAN_BUFFER
+    };
+    let mut reader = BufReader::with_capacity(buffer, file);
     let mut indexer = Indexer::new(index_interval);
     let mut index = Vec::new();
     let mut position = 0u64;

@@ -164,6 +164,12 @@ impl SyncStage {
     /// One `sync_data` per distinct segment file, in the order written.
     fn sync_files(&self, batches: &[Written]) -> std::io::Result<()> {
         #[cfg(test)]
+        while self.faults.load(std::sync::atomic::Ordering::SeqCst)
+            == super::writer::fault::STALL_SYNC
+        {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        #[cfg(test)]
         if self.faults.load(std::sync::atomic::Ordering::SeqCst) == super::writer::fault::FAIL_SYNC
         {
             return Err(std::io::Error::other("injected fsync failure"));

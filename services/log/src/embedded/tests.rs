@@ -254,3 +254,38 @@ async fn a_directory_in_use_cannot_be_opened_twice_until_closed() {
         .await
         .expect("open after close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_do_not_see_a_written_record_before_its_fsync() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = Arc::new(
+        EmbeddedLog::open(dir.path(), EmbeddedOptions::default())
+            .await
+            .expect("open"),
+    );
+    log.partitions(TOPIC).await.expect("create topic");
+    log.inject_fault(TOPIC, 0, fault::STALL_SYNC).await;
+    let append = {
+        let log = Arc::clone(&log);
+        tokio::spawn(async move { log.append(TOPIC, vec![record("pending")]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        segment_len(dir.path()) > 0,
+        "the batch is written to the file"
+    );
+    assert_eq!(log.end_offset(TOPIC, 0).await.expect("end"), 0);
+    let early = log
+        .read(TOPIC, 0, 0, 10, Duration::from_millis(50))
+        .await
+        .expect("read");
+    assert!(
+        early.is_empty(),
+        "read saw a record before its fsync: {early:?}"
+    );
+    assert!(!append.is_finished(), "append answered before its fsync");
+
+    log.inject_fault(TOPIC, 0, fault::NONE).await;
+    assert_eq!(append.await.expect("join").expect("append"), vec![(0, 0)]);
+    assert_eq!(values(&log).await, ["pending"]);
+}

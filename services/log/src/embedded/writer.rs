@@ -314,4 +314,6 @@ pub(crate) mod fault {
     pub const STALL: u8 = 2;
     /// Every fsync fails.
     pub const FAIL_SYNC: u8 = 3;
+    /// The sync stage stops before syncing: batches are written, not durable.
+    pub const STALL_SYNC: u8 = 4;
 }
