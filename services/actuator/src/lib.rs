@@ -1,1 +1,32 @@
-//! placeholder
+//! The actuator: routes alert transitions from `closeloop.alerts` through an
+//! Alertmanager-style route tree to receivers — Alertmanager-compatible
+//! webhooks and issue trackers (Redmine) — with retries, idempotency by
+//! request id, and every request and outcome recorded in the log.
+//!
+//! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
+//! (each alert state change is one notification), inhibit rules, rate
+//! budgets per tracker, and splitting the work between several actuators.
+
+pub mod config;
+mod dispatch;
+pub mod error;
+mod http;
+pub mod issues;
+pub mod matcher;
+pub mod metrics;
+mod plan;
+pub mod retry;
+pub mod routing;
+mod runner;
+pub mod state;
+pub mod webhook;
+pub mod webhook_payload;
+
+pub use config::{
+    ActuatorConfig, ConfigError, ConfigProblem, DeliveryConfig, OnResolved, ReceiverConfig,
+    RedmineConfig, RouteConfig, WebhookConfig,
+};
+pub use error::{ActuatorError, DeliveryError};
+pub use http::USER_AGENT;
+pub use routing::{route, GroupBy, Route, RouteTree};
+pub use runner::{run, CONSUMER_GROUP};

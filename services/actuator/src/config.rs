@@ -1,0 +1,346 @@
+//! The actuator's part of `closeloop.yml`: an Alertmanager-shaped `route`
+//! tree and `receivers`, so an Alertmanager config ports with few edits,
+//! plus closeloop's delivery settings. Parsed with serde, then checked by
+//! [`ActuatorConfig::validate`], which names every problem with its path.
+
+use crate::matcher::parse_matchers;
+use closeloop_core::duration::parse_duration;
+use secrecy::SecretString;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActuatorConfig {
+    pub route: RouteConfig,
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    /// Where people reach closeloop; sent as `externalURL` in webhook
+    /// payloads (Alertmanager's `--web.external-url`).
+    #[serde(default)]
+    pub external_url: String,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// One node of the routing tree. Children inherit `receiver` and
+/// `group_by` when they leave them out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    #[serde(default)]
+    pub receiver: Option<String>,
+    /// Label names; `['...']` groups by all labels.
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+    /// Alertmanager matcher syntax: `severity="page"`, `team=~"a|b"`.
+    #[serde(default)]
+    pub matchers: Vec<String>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+    /// Accepted so Alertmanager configs load; batching by group is not
+    /// done yet (every alert state change is its own notification).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub group_wait: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub group_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub repeat_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverConfig {
+    pub name: String,
+    #[serde(default)]
+    pub webhook_configs: Vec<WebhookConfig>,
+    #[serde(default)]
+    pub redmine_configs: Vec<RedmineConfig>,
+}
+
+/// Alertmanager's `webhook_config`: POSTs the version-4 JSON payload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+    /// 0 means no limit (Alertmanager's meaning).
+    #[serde(default)]
+    pub max_alerts: u32,
+}
+
+/// What to do with an alert's issue when the alert resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnResolved {
+    /// Add a note and set the closed status.
+    #[default]
+    Close,
+    /// Add a note, leave the status alone.
+    Comment,
+    /// Do nothing.
+    None,
+}
+
+/// Files one Redmine issue per alert fingerprint (REST API).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedmineConfig {
+    /// Base URL, e.g. `http://127.0.0.1:3300`.
+    pub url: String,
+    #[serde(default)]
+    pub api_key: Option<SecretString>,
+    /// Read by [`ActuatorConfig::load_secrets`]; trailing newline trimmed.
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    /// Project identifier (or numeric id).
+    pub project: String,
+    #[serde(default)]
+    pub tracker_id: Option<u32>,
+    #[serde(default)]
+    pub on_resolved: OnResolved,
+    #[serde(default = "default_closed_status_id")]
+    pub closed_status_id: u32,
+    /// Status set when an alert fires again after closeloop closed its
+    /// issue (Redmine's default "In Progress").
+    #[serde(default = "default_reopened_status_id")]
+    pub reopened_status_id: u32,
+    /// Labels named in the issue subject, in this order, when present.
+    #[serde(default = "default_subject_labels")]
+    pub subject_labels: Vec<String>,
+}
+
+/// Timeouts and retries of every outgoing call (closeloop's own section).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(default = "default_initial_backoff", deserialize_with = "duration")]
+    pub initial_backoff: Duration,
+    #[serde(default = "default_max_backoff", deserialize_with = "duration")]
+    pub max_backoff: Duration,
+    /// After this long since the first attempt an action is given up.
+    #[serde(default = "default_deadline", deserialize_with = "duration")]
+    pub deadline: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            timeout: default_timeout(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            deadline: default_deadline(),
+        }
+    }
+}
+
+pub const DEFAULT_CLOSED_STATUS_ID: u32 = 5;
+pub const DEFAULT_REOPENED_STATUS_ID: u32 = 2;
+
+fn default_true() -> bool {
+    true
+}
+fn default_closed_status_id() -> u32 {
+    DEFAULT_CLOSED_STATUS_ID
+}
+fn default_reopened_status_id() -> u32 {
+    DEFAULT_REOPENED_STATUS_ID
+}
+fn default_subject_labels() -> Vec<String> {
+    vec!["service".into(), "environment".into()]
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_deadline() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+/// Everything wrong with a config, each problem with its path.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid actuator config: {}", list(.0))]
+pub struct ConfigError(pub Vec<ConfigProblem>);
+
+fn list(problems: &[ConfigProblem]) -> String {
+    let texts: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    texts.join("; ")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigProblem {
+    /// Where in the config, e.g. `route.routes[1].matchers[0]`.
+    pub path: String,
+    pub message: String,
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>) -> ConfigProblem {
+    ConfigProblem {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+impl ActuatorConfig {
+    /// Checks what serde cannot: receiver references, duplicate names,
+    /// matcher syntax, URLs and credentials.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, receiver) in self.receivers.iter().enumerate() {
+            let path = format!("receivers[{i}]");
+            if receiver.name.is_empty() {
+                problems.push(problem(format!("{path}.name"), "receiver name is empty"));
+            } else if !names.insert(receiver.name.as_str()) {
+                problems.push(problem(
+                    format!("{path}.name"),
+                    format!("duplicate receiver name {:?}", receiver.name),
+                ));
+            }
+            check_receiver(receiver, &path, &mut problems);
+        }
+        if self.route.receiver.is_none() {
+            problems.push(problem("route.receiver", "the root route needs a receiver"));
+        }
+        if !self.route.matchers.is_empty() {
+            problems.push(problem(
+                "route.matchers",
+                "the root route must not have matchers (it takes every alert)",
+            ));
+        }
+        check_route(&self.route, "route", &names, &mut problems);
+        if !self.external_url.is_empty() {
+            check_url(&self.external_url, "external_url", &mut problems);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    /// Reads every `api_key_file` into `api_key`, once at startup, so a
+    /// missing file fails the start rather than the first issue.
+    pub fn load_secrets(&mut self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for (i, receiver) in self.receivers.iter_mut().enumerate() {
+            for (j, redmine) in receiver.redmine_configs.iter_mut().enumerate() {
+                let Some(file) = &redmine.api_key_file else {
+                    continue;
+                };
+                let path = format!("receivers[{i}].redmine_configs[{j}].api_key_file");
+                match std::fs::read_to_string(file) {
+                    Ok(text) if !text.trim().is_empty() => {
+                        redmine.api_key = Some(SecretString::from(text.trim().to_string()));
+                    }
+                    Ok(_) => problems.push(problem(path, format!("{} is empty", file.display()))),
+                    Err(e) => problems.push(problem(
+                        path,
+                        format!("cannot read {}: {e}", file.display()),
+                    )),
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+
+    pub fn receiver(&self, name: &str) -> Option<&ReceiverConfig> {
+        self.receivers.iter().find(|r| r.name == name)
+    }
+}
+
+fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<ConfigProblem>) {
+    for (j, webhook) in receiver.webhook_configs.iter().enumerate() {
+        check_url(
+            &webhook.url,
+            &format!("{path}.webhook_configs[{j}].url"),
+            problems,
+        );
+    }
+    for (j, redmine) in receiver.redmine_configs.iter().enumerate() {
+        let path = format!("{path}.redmine_configs[{j}]");
+        check_url(&redmine.url, &format!("{path}.url"), problems);
+        if redmine.project.is_empty() {
+            problems.push(problem(format!("{path}.project"), "project is empty"));
+        }
+        match (&redmine.api_key, &redmine.api_key_file) {
+            (Some(_), Some(_)) => problems.push(problem(
+                path.clone(),
+                "set api_key or api_key_file, not both",
+            )),
+            (None, None) => {
+                problems.push(problem(path.clone(), "api_key or api_key_file is required"))
+            }
+            _ => {}
+        }
+    }
+}
+
+fn check_route(
+    route: &RouteConfig,
+    path: &str,
+    receivers: &BTreeSet<&str>,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if let Some(name) = &route.receiver {
+        if !receivers.contains(name.as_str()) {
+            problems.push(problem(
+                format!("{path}.receiver"),
+                format!("unknown receiver {name:?} (not in receivers)"),
+            ));
+        }
+    }
+    for (i, text) in route.matchers.iter().enumerate() {
+        if let Err(e) = parse_matchers(text) {
+            problems.push(problem(format!("{path}.matchers[{i}]"), e.to_string()));
+        }
+    }
+    if let Some(group_by) = &route.group_by {
+        if group_by.iter().any(|l| l == "...") && group_by.len() > 1 {
+            problems.push(problem(
+                format!("{path}.group_by"),
+                "'...' groups by all labels and must be alone",
+            ));
+        }
+    }
+    for (i, child) in route.routes.iter().enumerate() {
+        check_route(child, &format!("{path}.routes[{i}]"), receivers, problems);
+    }
+}
+
+fn check_url(url: &str, path: &str, problems: &mut Vec<ConfigProblem>) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => problems.push(problem(
+            path,
+            format!("URL scheme {:?} is not http or https", u.scheme()),
+        )),
+        Err(e) => problems.push(problem(path, format!("not a URL ({e}): {url:?}"))),
+    }
+}

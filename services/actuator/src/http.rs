@@ -1,0 +1,49 @@
+//! Sending one request and turning what comes back into a response or a
+//! [`DeliveryError`] that knows whether to retry.
+
+use crate::error::DeliveryError;
+use crate::retry::parse_retry_after;
+use chrono::Utc;
+
+/// `closeloop/<version>`, sent on every outgoing request.
+pub const USER_AGENT: &str = concat!("closeloop/", env!("CARGO_PKG_VERSION"));
+
+/// How much of an error body goes into events and logs.
+const MAX_ERROR_BODY: usize = 512;
+
+/// Sends the request; a non-2xx answer becomes `DeliveryError::Status`.
+pub async fn send(
+    what: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, DeliveryError> {
+    let response = request
+        .header(reqwest::header::USER_AGENT, USER_AGENT)
+        .send()
+        .await
+        .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, Utc::now()));
+    // The body only helps the operator; failing to read it is not an error.
+    let body = response.text().await.unwrap_or_default();
+    Err(DeliveryError::Status {
+        what: what.to_string(),
+        status,
+        body: truncate(body.trim(), MAX_ERROR_BODY),
+        retry_after,
+    })
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    format!("{cut}…")
+}

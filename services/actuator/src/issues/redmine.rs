@@ -1,0 +1,225 @@
+//! [`IssueTracker`] over Redmine's REST API (JSON, `X-Redmine-API-Key`),
+//! as measured against Redmine 5.0 in `shared/notes/redmine.md`.
+
+use super::{IssueTracker, IssueUpdate, NewIssue, TrackerIssue, Transition};
+use crate::config::RedmineConfig;
+use crate::error::DeliveryError;
+use crate::http::send;
+use async_trait::async_trait;
+use reqwest::Url;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+const API_KEY_HEADER: &str = "X-Redmine-API-Key";
+/// Marker lookups expect a handful of hits; more is a misconfiguration.
+const SEARCH_LIMIT: &str = "100";
+
+pub struct RedmineTracker {
+    client: reqwest::Client,
+    base: Url,
+    api_key: SecretString,
+    project: String,
+    tracker_id: Option<u32>,
+    closed_status_id: u32,
+    reopened_status_id: u32,
+    timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedmineConfigError {
+    #[error("redmine url {0:?} is not a valid base URL")]
+    Url(String),
+    #[error("redmine api key missing (set api_key, or api_key_file and call load_secrets)")]
+    NoApiKey,
+}
+
+#[derive(Deserialize)]
+struct IssueEnvelope {
+    issue: RedmineIssue,
+}
+
+#[derive(Deserialize)]
+struct IssueList {
+    issues: Vec<RedmineIssue>,
+}
+
+#[derive(Deserialize)]
+struct RedmineIssue {
+    id: u64,
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    description: Option<String>,
+    status: RedmineStatus,
+}
+
+#[derive(Deserialize)]
+struct RedmineStatus {
+    id: u32,
+    /// Present since Redmine 5.0; older servers leave it out.
+    #[serde(default)]
+    is_closed: Option<bool>,
+}
+
+impl RedmineTracker {
+    pub fn new(
+        config: &RedmineConfig,
+        client: reqwest::Client,
+        timeout: Duration,
+    ) -> Result<RedmineTracker, RedmineConfigError> {
+        // A trailing slash makes `join` keep any path prefix (sub-URI installs).
+        let with_slash = format!("{}/", config.url.trim_end_matches('/'));
+        let base =
+            Url::parse(&with_slash).map_err(|_| RedmineConfigError::Url(config.url.clone()))?;
+        if base.cannot_be_a_base() {
+            return Err(RedmineConfigError::Url(config.url.clone()));
+        }
+        let api_key = config.api_key.clone().ok_or(RedmineConfigError::NoApiKey)?;
+        Ok(RedmineTracker {
+            client,
+            base,
+            api_key,
+            project: config.project.clone(),
+            tracker_id: config.tracker_id,
+            closed_status_id: config.closed_status_id,
+            reopened_status_id: config.reopened_status_id,
+            timeout,
+        })
+    }
+
+    fn url(&self, path: &str) -> Result<Url, DeliveryError> {
+        self.base.join(path).map_err(|e| DeliveryError::Invalid {
+            what: "redmine URL".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, url: Url) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, url)
+            .timeout(self.timeout)
+            .header(API_KEY_HEADER, self.api_key.expose_secret())
+    }
+
+    fn issue_url(&self, id: u64) -> String {
+        self.url(&format!("issues/{id}"))
+            .map(String::from)
+            .unwrap_or_default()
+    }
+
+    fn to_tracker_issue(&self, issue: RedmineIssue) -> TrackerIssue {
+        let open = match issue.status.is_closed {
+            Some(closed) => !closed,
+            // Without is_closed, the statuses of Redmine's default data.
+            None => issue.status.id != self.closed_status_id && issue.status.id != 6,
+        };
+        TrackerIssue {
+            id: issue.id.to_string(),
+            url: self.issue_url(issue.id),
+            title: issue.subject,
+            open,
+            status: issue.status.id.to_string(),
+            description: issue.description.unwrap_or_default(),
+        }
+    }
+}
+
+/// Redmine ids are numbers; anything else must not reach a URL path.
+fn numeric_id(id: &str) -> Result<u64, DeliveryError> {
+    id.parse().map_err(|_| DeliveryError::Invalid {
+        what: "redmine issue id".into(),
+        reason: format!("{id:?} is not a Redmine issue id"),
+    })
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<T, DeliveryError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| DeliveryError::Invalid {
+        what: what.to_string(),
+        reason: format!("unexpected answer: {e}"),
+    })
+}
+
+#[async_trait]
+impl IssueTracker for RedmineTracker {
+    fn kind(&self) -> &'static str {
+        "redmine"
+    }
+
+    fn closed_status(&self) -> String {
+        self.closed_status_id.to_string()
+    }
+
+    async fn find_by_marker(&self, marker: &str) -> Result<Vec<TrackerIssue>, DeliveryError> {
+        let what = "redmine issue search";
+        let mut url = self.url("issues.json")?;
+        url.query_pairs_mut()
+            .append_pair("project_id", &self.project)
+            .append_pair("status_id", "*")
+            .append_pair("description", &format!("~{marker}"))
+            .append_pair("sort", "id:desc")
+            .append_pair("limit", SEARCH_LIMIT);
+        let response = send(what, self.request(reqwest::Method::GET, url)).await?;
+        let list: IssueList = json_body(what, response).await?;
+        Ok(list
+            .issues
+            .into_iter()
+            .map(|i| self.to_tracker_issue(i))
+            .collect())
+    }
+
+    async fn create(&self, issue: &NewIssue) -> Result<TrackerIssue, DeliveryError> {
+        let what = "redmine issue create";
+        let mut fields = json!({
+            "project_id": self.project,
+            "subject": issue.title,
+            "description": issue.description,
+        });
+        if let Some(tracker_id) = self.tracker_id {
+            fields["tracker_id"] = json!(tracker_id);
+        }
+        let request = self
+            .request(reqwest::Method::POST, self.url("issues.json")?)
+            .json(&json!({ "issue": fields }));
+        let response = send(what, request).await?;
+        let created: IssueEnvelope = json_body(what, response).await?;
+        Ok(self.to_tracker_issue(created.issue))
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<TrackerIssue>, DeliveryError> {
+        let what = "redmine issue read";
+        let url = self.url(&format!("issues/{}.json", numeric_id(id)?))?;
+        match send(what, self.request(reqwest::Method::GET, url)).await {
+            Ok(response) => {
+                let found: IssueEnvelope = json_body(what, response).await?;
+                Ok(Some(self.to_tracker_issue(found.issue)))
+            }
+            Err(DeliveryError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update(&self, id: &str, update: &IssueUpdate) -> Result<(), DeliveryError> {
+        let what = "redmine issue update";
+        let url = self.url(&format!("issues/{}.json", numeric_id(id)?))?;
+        let mut fields = json!({ "notes": update.note });
+        match update.transition {
+            Some(Transition::Close) => fields["status_id"] = json!(self.closed_status_id),
+            Some(Transition::Reopen) => fields["status_id"] = json!(self.reopened_status_id),
+            None => {}
+        }
+        let request = self
+            .request(reqwest::Method::PUT, url)
+            .json(&json!({ "issue": fields }));
+        send(what, request).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,73 @@
+//! The actuator's own metrics, registered in the default registry. Label
+//! values are integration and tracker kinds (`webhook`, `redmine`) and
+//! update kinds, never receiver names or URLs, so cardinality stays fixed.
+
+use prometheus::{register_histogram_vec, register_int_counter_vec, HistogramVec, IntCounterVec};
+use std::sync::LazyLock;
+
+/// Notifications delivered (2xx), per integration kind.
+pub static NOTIFICATIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_notifications_total",
+        "Notifications and tracker actions completed, per integration kind.",
+        &["integration"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_notifications_total: {e}"))
+});
+
+/// Failed attempts (each retry counts), per integration kind.
+pub static NOTIFICATION_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_notification_failures_total",
+        "Failed delivery attempts, per integration kind; every retry counts.",
+        &["integration"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_notification_failures_total: {e}"))
+});
+
+pub static ISSUES_FILED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_issues_filed_total",
+        "Issues created in a tracker (adopted ones not counted), per tracker kind.",
+        &["tracker"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_issues_filed_total: {e}"))
+});
+
+/// `kind`: adopted, recurred, resolved, closed, reopened.
+pub static ISSUE_UPDATES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_issue_updates_total",
+        "Changes to existing issues, per tracker kind and kind of change.",
+        &["tracker", "kind"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_issue_updates_total: {e}"))
+});
+
+pub static DELIVERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "closeloop_actuator_delivery_duration_seconds",
+        "Time from the first attempt of an action to its outcome, retries included.",
+        &["integration"],
+        vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_actuator_delivery_duration_seconds: {e}"))
+});
+
+/// Integration kinds this crate knows; metrics are pre-created for each so
+/// dashboards see zeros rather than missing series.
+pub const INTEGRATIONS: [&str; 2] = ["webhook", "redmine"];
+pub const UPDATE_KINDS: [&str; 5] = ["adopted", "recurred", "resolved", "closed", "reopened"];
+
+/// Registers every metric with its known label values at zero.
+pub fn register() {
+    for integration in INTEGRATIONS {
+        NOTIFICATIONS.with_label_values(&[integration]);
+        NOTIFICATION_FAILURES.with_label_values(&[integration]);
+        DELIVERY_DURATION.with_label_values(&[integration]);
+    }
+    ISSUES_FILED.with_label_values(&["redmine"]);
+    for kind in UPDATE_KINDS {
+        ISSUE_UPDATES.with_label_values(&["redmine", kind]);
+    }
+}
