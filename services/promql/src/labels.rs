@@ -10,9 +10,20 @@ pub const METRIC_NAME: &str = "__name__";
 ///
 /// Shared behind an `Arc` because the same set travels from storage through
 /// every intermediate vector of an evaluation; cloning must not copy strings.
-/// Empty values are never stored: in Prometheus an empty value means "absent".
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Labels(Arc<[(Box<str>, Box<str>)]>);
+/// All pairs live in one allocation (a small offset table, then the text) to
+/// keep a stored series well under a kilobyte. Empty values are never
+/// stored: in Prometheus an empty value means "absent".
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Labels(Arc<[u8]>);
+
+/// Bytes before the offset table: the pair count.
+const HEADER: usize = 4;
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels::encode(&[])
+    }
+}
 
 impl Labels {
     /// The empty label set.
@@ -27,13 +38,14 @@ impl Labels {
         N: AsRef<str>,
         V: AsRef<str>,
     {
-        let mut v: Vec<(Box<str>, Box<str>)> = pairs
-            .into_iter()
-            .map(|(n, v)| (Box::from(n.as_ref()), Box::from(v.as_ref())))
+        let owned: Vec<(N, V)> = pairs.into_iter().collect();
+        let mut v: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(n, v)| (n.as_ref(), v.as_ref()))
             .collect();
         // Stable sort keeps input order among equal names so "last wins" below.
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(Box<str>, Box<str>)> = Vec::with_capacity(v.len());
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        let mut out: Vec<(&str, &str)> = Vec::with_capacity(v.len());
         for pair in v {
             match out.last_mut() {
                 Some(last) if last.0 == pair.0 => *last = pair,
@@ -41,20 +53,62 @@ impl Labels {
             }
         }
         out.retain(|(_, v)| !v.is_empty());
-        Labels(out.into())
+        Labels::encode(&out)
     }
 
-    /// Wraps pairs that are already sorted, unique and non-empty.
-    fn from_sorted(v: Vec<(Box<str>, Box<str>)>) -> Self {
-        Labels(v.into())
+    /// Packs pairs that are already sorted, unique and non-empty.
+    fn encode(pairs: &[(&str, &str)]) -> Self {
+        let text: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
+        let mut buf = Vec::with_capacity(HEADER + 8 * pairs.len() + text);
+        buf.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        let mut end = 0usize;
+        for (n, v) in pairs {
+            end += n.len();
+            buf.extend_from_slice(&(end as u32).to_le_bytes());
+            end += v.len();
+            buf.extend_from_slice(&(end as u32).to_le_bytes());
+        }
+        for (n, v) in pairs {
+            buf.extend_from_slice(n.as_bytes());
+            buf.extend_from_slice(v.as_bytes());
+        }
+        Labels(Arc::from(buf))
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        let at = HEADER + 4 * i;
+        match self.0.get(at..at + 4) {
+            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+            None => 0,
+        }
+    }
+
+    /// Bytes of the i-th string (names at even, values at odd positions).
+    fn bytes_at(&self, i: usize) -> &[u8] {
+        let base = HEADER + 8 * self.len();
+        let start = if i == 0 { 0 } else { self.offset(i - 1) };
+        self.0
+            .get(base + start..base + self.offset(i))
+            .unwrap_or(&[])
+    }
+
+    fn str_at(&self, i: usize) -> &str {
+        // Always valid: the bytes were copied from `&str`s.
+        std::str::from_utf8(self.bytes_at(i)).unwrap_or("")
     }
 
     /// The value of label `name`, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_ref().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_ref())
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.bytes_at(2 * mid).cmp(name.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(self.str_at(2 * mid + 1)),
+            }
+        }
+        None
     }
 
     /// The value of label `name`, or "" when absent, as matchers see it.
@@ -69,15 +123,18 @@ impl Labels {
 
     /// Pairs in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_ref(), v.as_ref()))
+        (0..self.len()).map(move |i| (self.str_at(2 * i), self.str_at(2 * i + 1)))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        match self.0.get(..HEADER) {
+            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+            None => 0,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
     /// A copy without `__name__` (no allocation when there is none).
@@ -90,21 +147,22 @@ impl Labels {
 
     /// A copy keeping only the labels for which `keep` is true.
     pub fn filter(&self, mut keep: impl FnMut(&str) -> bool) -> Labels {
-        Labels::from_sorted(self.0.iter().filter(|(n, _)| keep(n)).cloned().collect())
+        let pairs: Vec<(&str, &str)> = self.iter().filter(|(n, _)| keep(n)).collect();
+        Labels::encode(&pairs)
     }
 
     /// A copy with `name` set to `value` (removed when `value` is empty).
     pub fn with(&self, name: &str, value: &str) -> Labels {
-        let mut v: Vec<(Box<str>, Box<str>)> = self.0.to_vec();
-        match v.binary_search_by(|(n, _)| n.as_ref().cmp(name)) {
+        let mut v: Vec<(&str, &str)> = self.iter().collect();
+        match v.binary_search_by(|(n, _)| (*n).cmp(name)) {
             Ok(i) if value.is_empty() => {
                 v.remove(i);
             }
-            Ok(i) => v[i].1 = Box::from(value),
+            Ok(i) => v[i].1 = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => v.insert(i, (Box::from(name), Box::from(value))),
+            Err(i) => v.insert(i, (name, value)),
         }
-        Labels::from_sorted(v)
+        Labels::encode(&v)
     }
 
     /// Prometheus' `labels.Hash()`: xxHash64 over `name 0xff value 0xff ...`.
@@ -120,12 +178,23 @@ impl Labels {
         h.digest()
     }
 
-    /// Approximate heap bytes used by this label set (for storage accounting).
+    /// Heap bytes used by this label set (shared copies counted once each).
     pub fn heap_bytes(&self) -> usize {
-        self.0
-            .iter()
-            .map(|(n, v)| n.len() + v.len() + std::mem::size_of::<(Box<str>, Box<str>)>())
-            .sum()
+        // The Arc's two counters plus the packed bytes.
+        16 + self.0.len()
+    }
+}
+
+impl PartialOrd for Labels {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Labels {
+    /// Prometheus' `labels.Compare`: pair by pair, name then value.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.iter().cmp(other.iter())
     }
 }
 

@@ -8,13 +8,12 @@
 mod error;
 mod eval;
 mod functions;
+mod hashing;
 mod labels;
 mod math;
 pub mod promqltest;
 mod storage;
 mod value;
-
-use std::collections::{HashMap, HashSet};
 
 pub use error::{EvalError, ParseError};
 pub use labels::{Labels, METRIC_NAME};
@@ -24,6 +23,7 @@ pub use storage::Storage;
 pub use value::{is_stale_marker, stale_marker, Sample, Series, Value, STALE_NAN_BITS};
 
 use eval::{Evaluator, Val};
+use hashing::{fast_map, FastMap};
 
 /// Prometheus' limit on points per series in a range query.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
@@ -64,6 +64,7 @@ pub fn eval_instant(
         Val::Scalar(v) => Value::Scalar(v),
         Val::Str(s) => Value::String(s),
         Val::Vector(v) => {
+            let dropped_any = v.iter().any(|e| e.drop_name);
             let samples: Vec<Sample> = v
                 .into_iter()
                 .map(|e| Sample {
@@ -75,9 +76,12 @@ pub fn eval_instant(
                     value: e.value,
                 })
                 .collect();
-            let mut seen = HashSet::with_capacity(samples.len());
-            if !samples.iter().all(|s| seen.insert(&s.labels)) {
-                return Err(EvalError::DuplicateLabelset);
+            // Only removing names can make two label sets equal.
+            if dropped_any {
+                let mut seen = hashing::fast_set();
+                if !samples.iter().all(|s| seen.insert(&s.labels)) {
+                    return Err(EvalError::DuplicateLabelset);
+                }
             }
             Value::Vector(samples)
         }
@@ -93,7 +97,7 @@ pub fn eval_instant(
                     points: s.points,
                 })
                 .collect();
-            let mut seen = HashSet::with_capacity(series.len());
+            let mut seen = hashing::fast_set();
             if !series.iter().all(|s| seen.insert(&s.labels)) {
                 return Err(EvalError::DuplicateLabelset);
             }
@@ -129,7 +133,7 @@ pub fn eval_range(
     }
     let ev = evaluator(storage, start_ms, end_ms, opts);
     // Keyed by the labels before the delayed name removal, as in Prometheus.
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FastMap<Labels, usize> = fast_map();
     let mut series: Vec<(Labels, bool, Vec<(i64, f64)>)> = Vec::new();
     let mut push = |labels: Labels, drop_name: bool, t: i64, v: f64| {
         let i = *index.entry(labels.clone()).or_insert_with(|| {
@@ -144,7 +148,7 @@ pub fn eval_range(
         match ev.eval(expr, t)? {
             Val::Scalar(v) => push(Labels::empty(), false, t, v),
             Val::Vector(v) => {
-                let mut seen = HashSet::with_capacity(v.len());
+                let mut seen = hashing::fast_set();
                 for e in v {
                     if !seen.insert(e.labels.clone()) {
                         return Err(EvalError::DuplicateLabelset);

@@ -3,6 +3,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use crate::hashing::FastMap;
+
 use promql_parser::label::{MatchOp, Matcher};
 
 use crate::labels::{Labels, METRIC_NAME};
@@ -56,7 +58,7 @@ impl StoredSeries {
 #[derive(Debug, Default)]
 pub struct Storage {
     series: Vec<StoredSeries>,
-    by_labels: HashMap<Labels, SeriesId>,
+    by_labels: FastMap<Labels, SeriesId>,
     /// Series ids per metric name, kept sorted by labels so selections come
     /// out in Prometheus' order (which topk ties and limitk depend on).
     by_name: HashMap<Box<str>, Vec<SeriesId>>,
@@ -78,6 +80,11 @@ impl Storage {
             None => self.insert_series(labels.clone()),
         };
         let samples = &mut self.series[id as usize].samples;
+        if samples.len() == samples.capacity() {
+            // Grow by a quarter, not double: a window holds a steady number
+            // of samples and doubling would waste up to half the memory.
+            samples.reserve_exact(samples.len() / 4 + 4);
+        }
         match samples.last() {
             Some((last, _)) if *last < t_ms => samples.push((t_ms, v)),
             None => samples.push((t_ms, v)),

@@ -1,7 +1,5 @@
 //! Aggregation operators (`sum by (...)`, `topk`, `count_values`, ...).
 
-use std::collections::HashMap;
-
 use promql_parser::parser::token::{
     T_AVG, T_BOTTOMK, T_COUNT, T_COUNT_VALUES, T_GROUP, T_LIMITK, T_LIMIT_RATIO, T_MAX, T_MIN,
     T_QUANTILE, T_STDDEV, T_STDVAR, T_SUM, T_TOPK,
@@ -10,6 +8,7 @@ use promql_parser::parser::{AggregateExpr, LabelModifier};
 
 use super::{Elem, Evaluator, Val};
 use crate::error::EvalError;
+use crate::hashing::{fast_map, FastMap};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::math::{kahan_inc, quantile};
 
@@ -24,6 +23,67 @@ struct Group {
     incremental_mean: bool,
     /// Inputs kept whole: values for `quantile`, samples for `topk` & co.
     elems: Vec<Elem>,
+}
+
+/// Finds the output group of each input without building its label set:
+/// groups are keyed by a hash of the grouping pairs and confirmed by
+/// comparing those pairs, so only one label set is built per group.
+struct Grouper<'m> {
+    modifier: &'m Option<LabelModifier>,
+    by_hash: FastMap<u64, Vec<usize>>,
+    /// One input's labels per group, to compare against.
+    representatives: Vec<Labels>,
+}
+
+impl<'m> Grouper<'m> {
+    fn new(modifier: &'m Option<LabelModifier>) -> Self {
+        Grouper {
+            modifier,
+            by_hash: fast_map(),
+            representatives: Vec::new(),
+        }
+    }
+
+    fn pairs<'l>(
+        &self,
+        labels: &'l Labels,
+    ) -> impl Iterator<Item = (&'l str, &'l str)> + use<'l, 'm> {
+        let modifier = self.modifier;
+        labels.iter().filter(move |(n, _)| in_group(n, modifier))
+    }
+
+    /// The group index of `labels`, and whether the group is new.
+    fn group_of(&mut self, labels: &Labels) -> (usize, bool) {
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        for (n, v) in self.pairs(labels) {
+            h.update(n.as_bytes());
+            h.update(&[0xff]);
+            h.update(v.as_bytes());
+            h.update(&[0xff]);
+        }
+        let hash = h.digest();
+        if let Some(candidates) = self.by_hash.get(&hash) {
+            for &i in candidates {
+                if self.pairs(&self.representatives[i]).eq(self.pairs(labels)) {
+                    return (i, false);
+                }
+            }
+        }
+        let i = self.representatives.len();
+        self.representatives.push(labels.clone());
+        self.by_hash.entry(hash).or_default().push(i);
+        (i, true)
+    }
+}
+
+fn in_group(name: &str, modifier: &Option<LabelModifier>) -> bool {
+    match modifier {
+        None => false,
+        Some(LabelModifier::Include(ls)) => ls.labels.iter().any(|l| l == name),
+        Some(LabelModifier::Exclude(ls)) => {
+            name != METRIC_NAME && !ls.labels.iter().any(|l| l == name)
+        }
+    }
 }
 
 fn grouping_labels(labels: &Labels, modifier: &Option<LabelModifier>) -> Labels {
@@ -149,7 +209,7 @@ impl<'a> Evaluator<'a> {
 
     /// Groups whole samples (for quantile), in order of first appearance.
     fn collect_groups(&self, input: Vec<Elem>, modifier: &Option<LabelModifier>) -> Vec<Group> {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = fast_map();
         let mut groups: Vec<Group> = Vec::new();
         for e in input {
             let key = grouping_labels(&e.labels, modifier);
@@ -170,15 +230,14 @@ impl<'a> Evaluator<'a> {
         input: Vec<Elem>,
         modifier: &Option<LabelModifier>,
     ) -> Vec<Elem> {
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut grouper = Grouper::new(modifier);
         let mut groups: Vec<Group> = Vec::new();
         for e in input {
-            let key = grouping_labels(&e.labels, modifier);
             let f = e.value;
-            let i = match index.get(&key) {
-                Some(i) => *i,
-                None => {
-                    let mut g = new_group(key.clone(), f);
+            let i = match grouper.group_of(&e.labels) {
+                (i, false) => i,
+                (_, true) => {
+                    let mut g = new_group(grouping_labels(&e.labels, modifier), f);
                     g.drop_name = e.drop_name;
                     match op {
                         // NaN and Inf make the variance undefined for good.
@@ -187,7 +246,6 @@ impl<'a> Evaluator<'a> {
                         T_GROUP => g.value = 1.0,
                         _ => {}
                     }
-                    index.insert(key, groups.len());
                     groups.push(g);
                     continue;
                 }
@@ -294,7 +352,7 @@ pub(crate) fn format_count_value(f: f64) -> String {
 /// topk/bottomk/limitk per group, replaying Go's heap so ties resolve the
 /// same way Prometheus resolves them.
 fn select_k(op: u16, k: usize, input: Vec<Elem>, modifier: &Option<LabelModifier>) -> Vec<Elem> {
-    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut index: FastMap<Labels, usize> = fast_map();
     let mut heaps: Vec<Vec<Elem>> = Vec::new();
     // topk keeps the smallest on top; bottomk the largest. NaN always "less".
     let less = |a: &Elem, b: &Elem| -> bool {

@@ -1,7 +1,5 @@
 //! Binary operators: arithmetic, comparisons, set operators and vector matching.
 
-use std::collections::{HashMap, HashSet};
-
 use promql_parser::parser::token::TokenId;
 use promql_parser::parser::token::{
     T_ADD, T_ATAN2, T_DIV, T_EQLC, T_GTE, T_GTR, T_LAND, T_LOR, T_LSS, T_LTE, T_LUNLESS, T_MOD,
@@ -11,6 +9,7 @@ use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
 
 use super::{Elem, Evaluator, Val};
 use crate::error::EvalError;
+use crate::hashing::{fast_map, fast_set, FastMap, FastSet};
 use crate::labels::{Labels, METRIC_NAME};
 
 /// How two vectors are matched, flattened from the parser's modifier.
@@ -167,14 +166,14 @@ fn signature(labels: &Labels, m: &Matching) -> Labels {
 }
 
 fn and(l: Vec<Elem>, r: &[Elem], m: &Matching) -> Vec<Elem> {
-    let right: HashSet<Labels> = r.iter().map(|e| signature(&e.labels, m)).collect();
+    let right: FastSet<Labels> = r.iter().map(|e| signature(&e.labels, m)).collect();
     l.into_iter()
         .filter(|e| right.contains(&signature(&e.labels, m)))
         .collect()
 }
 
 fn or(l: Vec<Elem>, r: Vec<Elem>, m: &Matching) -> Vec<Elem> {
-    let left: HashSet<Labels> = l.iter().map(|e| signature(&e.labels, m)).collect();
+    let left: FastSet<Labels> = l.iter().map(|e| signature(&e.labels, m)).collect();
     let mut out = l;
     out.extend(
         r.into_iter()
@@ -184,7 +183,7 @@ fn or(l: Vec<Elem>, r: Vec<Elem>, m: &Matching) -> Vec<Elem> {
 }
 
 fn unless(l: Vec<Elem>, r: &[Elem], m: &Matching) -> Vec<Elem> {
-    let right: HashSet<Labels> = r.iter().map(|e| signature(&e.labels, m)).collect();
+    let right: FastSet<Labels> = r.iter().map(|e| signature(&e.labels, m)).collect();
     l.into_iter()
         .filter(|e| !right.contains(&signature(&e.labels, m)))
         .collect()
@@ -227,7 +226,7 @@ fn vector_vector(
     let swapped = m.card == Card::OneToMany;
     let (many, one) = if swapped { (rhs, lhs) } else { (lhs, rhs) };
 
-    let mut one_by_sig: HashMap<Labels, Elem> = HashMap::with_capacity(one.len());
+    let mut one_by_sig: FastMap<Labels, Elem> = fast_map();
     for e in one {
         let sig = signature(&e.labels, m);
         if let Some(dup) = one_by_sig.get(&sig) {
@@ -241,7 +240,7 @@ fn vector_vector(
     }
 
     let comparison = is_comparison(op);
-    let mut matched: HashMap<Labels, HashSet<Labels>> = HashMap::new();
+    let mut matched: FastMap<Labels, FastSet<Labels>> = fast_map();
     let mut out = Vec::new();
     for e in many {
         let sig = signature(&e.labels, m);
@@ -262,14 +261,18 @@ fn vector_vector(
         let labels = result_labels(&e.labels, &o.labels, m);
         match m.card {
             Card::OneToOne => {
-                if matched.insert(sig, HashSet::new()).is_some() {
+                if matched.insert(sig, fast_set()).is_some() {
                     return Err(EvalError::VectorMatching(
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)".into(),
                     ));
                 }
             }
             _ => {
-                if !matched.entry(sig).or_default().insert(labels.clone()) {
+                if !matched
+                    .entry(sig)
+                    .or_insert_with(fast_set)
+                    .insert(labels.clone())
+                {
                     return Err(EvalError::VectorMatching(
                         "multiple matches for labels: grouping labels must ensure unique matches"
                             .into(),

@@ -5,6 +5,7 @@ use promql_parser::parser::{Expr, MatrixSelector, SubqueryExpr, VectorSelector};
 
 use super::{Elem, Evaluator, RangeSeries, Val};
 use crate::error::EvalError;
+use crate::hashing::{fast_map, FastMap};
 use crate::labels::{Labels, METRIC_NAME};
 use crate::storage::SeriesId;
 
@@ -152,7 +153,7 @@ impl<'a> Evaluator<'a> {
         if ts <= start {
             ts += step;
         }
-        let mut index: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+        let mut index: FastMap<Labels, usize> = fast_map();
         let mut out: Vec<RangeSeries> = Vec::new();
         while ts <= end {
             match self.eval(&sq.expr, ts)? {

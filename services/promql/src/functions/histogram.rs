@@ -1,12 +1,11 @@
 //! `histogram_quantile` over classic `le` bucket series.
 
-use std::collections::HashMap;
-
 use promql_parser::parser::Expr;
 
 use super::arg;
 use crate::error::EvalError;
 use crate::eval::{Elem, Evaluator, Val};
+use crate::hashing::{fast_map, FastMap};
 use crate::labels::Labels;
 use crate::math::almost_equal;
 
@@ -34,7 +33,7 @@ impl<'a> Evaluator<'a> {
         let input = self.eval_vector(arg(args, 1)?, t)?;
         // Buckets of one histogram share all labels but `le` (the metric name
         // included, so two histograms never mix).
-        let mut index: HashMap<Labels, usize> = HashMap::new();
+        let mut index: FastMap<Labels, usize> = fast_map();
         let mut groups: Vec<(Labels, Vec<Bucket>)> = Vec::new();
         for e in input {
             let Some(upper_bound) = e.labels.get("le").and_then(parse_le) else {

@@ -1,7 +1,6 @@
 //! Functions that rewrite labels or order results, not values.
 
 use std::cmp::Ordering;
-use std::collections::HashSet;
 
 use promql_parser::parser::Expr;
 use regex::Regex;
@@ -18,7 +17,7 @@ fn valid_label_name(name: &str) -> bool {
 
 /// Relabelling may merge series; two results with one label set is an error.
 fn check_unique(v: &[Elem]) -> Result<(), EvalError> {
-    let mut seen = HashSet::with_capacity(v.len());
+    let mut seen = crate::hashing::fast_set();
     for e in v {
         if !seen.insert(&e.labels) {
             return Err(EvalError::DuplicateLabelset);
