@@ -121,6 +121,11 @@ impl Labels {
         self.get(METRIC_NAME)
     }
 
+    /// Pairs as bytes, skipping UTF-8 checks in hot comparisons.
+    pub(crate) fn raw_iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        (0..self.len()).map(move |i| (self.bytes_at(2 * i), self.bytes_at(2 * i + 1)))
+    }
+
     /// Pairs in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         (0..self.len()).map(move |i| (self.str_at(2 * i), self.str_at(2 * i + 1)))
@@ -194,7 +199,8 @@ impl PartialOrd for Labels {
 impl Ord for Labels {
     /// Prometheus' `labels.Compare`: pair by pair, name then value.
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.iter().cmp(other.iter())
+        // UTF-8 byte order is code point order, so bytes compare like strs.
+        self.raw_iter().cmp(other.raw_iter())
     }
 }
 

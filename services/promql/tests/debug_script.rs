@@ -1,6 +1,6 @@
 //! Runs the script named by PROMQL_SCRIPT and prints every outcome (debug aid).
 #[test]
-fn debug_script_prints_outcomes() {
+fn a_script_named_by_promql_script_is_run_and_its_outcomes_printed() {
     let Ok(path) = std::env::var("PROMQL_SCRIPT") else {
         return;
     };

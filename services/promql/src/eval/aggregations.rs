@@ -47,18 +47,20 @@ impl<'m> Grouper<'m> {
     fn pairs<'l>(
         &self,
         labels: &'l Labels,
-    ) -> impl Iterator<Item = (&'l str, &'l str)> + use<'l, 'm> {
+    ) -> impl Iterator<Item = (&'l [u8], &'l [u8])> + use<'l, 'm> {
         let modifier = self.modifier;
-        labels.iter().filter(move |(n, _)| in_group(n, modifier))
+        labels
+            .raw_iter()
+            .filter(move |(n, _)| in_group(n, modifier))
     }
 
     /// The group index of `labels`, and whether the group is new.
     fn group_of(&mut self, labels: &Labels) -> (usize, bool) {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         for (n, v) in self.pairs(labels) {
-            h.update(n.as_bytes());
+            h.update(n);
             h.update(&[0xff]);
-            h.update(v.as_bytes());
+            h.update(v);
             h.update(&[0xff]);
         }
         let hash = h.digest();
@@ -76,13 +78,12 @@ impl<'m> Grouper<'m> {
     }
 }
 
-fn in_group(name: &str, modifier: &Option<LabelModifier>) -> bool {
+fn in_group(name: &[u8], modifier: &Option<LabelModifier>) -> bool {
+    let listed = |ls: &promql_parser::label::Labels| ls.labels.iter().any(|l| l.as_bytes() == name);
     match modifier {
         None => false,
-        Some(LabelModifier::Include(ls)) => ls.labels.iter().any(|l| l == name),
-        Some(LabelModifier::Exclude(ls)) => {
-            name != METRIC_NAME && !ls.labels.iter().any(|l| l == name)
-        }
+        Some(LabelModifier::Include(ls)) => listed(ls),
+        Some(LabelModifier::Exclude(ls)) => name != METRIC_NAME.as_bytes() && !listed(ls),
     }
 }
 
