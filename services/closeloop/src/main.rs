@@ -1,1 +1,113 @@
-fn main() {}
+//! The closeloop binary: command line, configuration, and the wiring of
+//! roles. Business logic lives in the library crates under `services/`.
+
+mod cli_checks;
+mod config;
+mod serve;
+mod telemetry;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "closeloop",
+    version,
+    about = "Closes the DevOps loop: metrics and deploys in, alerts evaluated, issues filed and closed"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run closeloop (all roles in one process by default).
+    Serve(ServeArgs),
+    /// Prometheus rule files: check them.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// PromQL: run Prometheus' promqltest scripts.
+    Promql {
+        #[command(subcommand)]
+        command: PromqlCommand,
+    },
+    /// closeloop.yml: check it.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CLOSELOOP_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Where the event log and the SQLite database live.
+    #[arg(long, env = "CLOSELOOP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// closeloop.yml; without it every default applies.
+    #[arg(long, env = "CLOSELOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Roles to run, comma-separated: ingest, evaluator, actuator, projector.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ingest,evaluator,actuator,projector"
+    )]
+    pub role: Vec<serve::Role>,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Check rule files as `promtool check rules` does.
+    Check { files: Vec<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum PromqlCommand {
+    /// Run promqltest scripts; exit 1 if any eval failed.
+    Test { files: Vec<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a closeloop.yml and the rule files it names.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<bool> = match cli.command {
+        Command::Serve(args) => {
+            telemetry::init();
+            serve::main(args).map(|()| true)
+        }
+        Command::Rules {
+            command: RulesCommand::Check { files },
+        } => cli_checks::rules_check(&files),
+        Command::Promql {
+            command: PromqlCommand::Test { files },
+        } => cli_checks::promql_test(&files),
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => cli_checks::config_check(&config),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,16 @@
-//! placeholder
+//! Rule evaluation in event time: Prometheus rule files over the samples
+//! stream, Prometheus' alert state machine, deploys as series and suspect
+//! deploy attribution. The decisions are pure (`engine::Evaluator`); the
+//! runner reads the log, feeds the engine and appends what it decided.
+
+pub mod alerting;
+pub mod deploys;
+pub mod engine;
+pub mod metrics;
+pub mod retention;
+pub mod rules;
+pub mod runner;
+pub mod template;
+
+pub use engine::{Decision, Evaluator, EvaluatorConfig};
+pub use rules::{load_rule_file, parse_rule_file, RuleGroup};

@@ -1,1 +1,67 @@
-//! placeholder
+//! The write side of closeloop's HTTP API: decode, validate and append to
+//! the log; answer 2xx only once the log says the data is durable. Nothing
+//! here evaluates anything.
+
+mod deploys;
+mod error;
+pub mod metrics;
+mod remote_write;
+
+pub use error::IngestError;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use closeloop_log::EventLog;
+use std::sync::Arc;
+
+/// Limits on what a client may send.
+#[derive(Debug, Clone)]
+pub struct IngestLimits {
+    /// Largest request body accepted on the wire (413 above).
+    pub max_body_bytes: usize,
+    /// Largest remote-write body after snappy decompression (413 above).
+    pub max_decoded_bytes: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        // Prometheus sends at most a few hundred KB per request; these leave
+        // ample room while bounding memory per request.
+        IngestLimits {
+            max_body_bytes: 16 << 20,
+            max_decoded_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Everything the handlers need, injected so tests can pin the clock.
+#[derive(Clone)]
+pub struct IngestState {
+    pub log: Arc<dyn EventLog>,
+    pub topic_prefix: String,
+    pub limits: IngestLimits,
+    pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+}
+
+impl IngestState {
+    pub fn new(log: Arc<dyn EventLog>, topic_prefix: &str, limits: IngestLimits) -> Self {
+        IngestState {
+            log,
+            topic_prefix: topic_prefix.to_string(),
+            limits,
+            clock: Arc::new(Utc::now),
+        }
+    }
+}
+
+/// The ingest routes: `POST /api/v1/write`, `POST /api/v1/deploys`.
+pub fn router(state: IngestState) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/api/v1/write", post(remote_write::receive))
+        .route("/api/v1/deploys", post(deploys::record))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}

@@ -1,0 +1,195 @@
+//! `closeloop.yml`: one typed config (unknown keys refused), validated
+//! after parsing with errors that name the file and the path in it. Every
+//! default is named here; CLI flags and `CLOSELOOP_*` variables override.
+
+use anyhow::{bail, Context, Result};
+use closeloop_actuator::config::{ActuatorConfig, DeliveryConfig, ReceiverConfig, RouteConfig};
+use closeloop_core::duration::serde_duration;
+use closeloop_core::LabelSet;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9470";
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    /// Where people reach closeloop; used in generator URLs and webhooks.
+    pub external_url: Option<String>,
+    /// Prometheus rule files; globs, relative to the config file.
+    #[serde(default)]
+    pub rule_files: Vec<String>,
+    #[serde(default)]
+    pub external_labels: LabelSet,
+    #[serde(default)]
+    pub evaluation: EvaluationConfig,
+    #[serde(default)]
+    pub attribution: AttributionConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    #[serde(default = "default_route")]
+    pub route: RouteConfig,
+    #[serde(default)]
+    pub receivers: Vec<ReceiverConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// Where this config came from, for resolving relative paths.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EvaluationConfig {
+    /// Interval of rule groups that do not set their own.
+    #[serde(with = "serde_duration")]
+    pub interval: Duration,
+    /// How far event time trails the newest sample, for late shards.
+    #[serde(with = "serde_duration")]
+    pub lateness: Duration,
+    /// With no samples arriving, event time follows the wall clock minus
+    /// this, so rules over vanished data still evaluate.
+    #[serde(with = "serde_duration")]
+    pub idle_follow: Duration,
+    /// Prometheus' `--query.lookback-delta`.
+    #[serde(with = "serde_duration")]
+    pub lookback_delta: Duration,
+}
+
+impl Default for EvaluationConfig {
+    fn default() -> Self {
+        EvaluationConfig {
+            interval: Duration::from_secs(15),
+            lateness: Duration::from_secs(10),
+            idle_follow: Duration::from_secs(60),
+            lookback_delta: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttributionConfig {
+    /// How long before an alert became active a deploy stays a suspect.
+    #[serde(with = "serde_duration")]
+    pub window: Duration,
+    /// The alert labels naming the service and the environment, in that order.
+    pub labels: Vec<String>,
+}
+
+impl Default for AttributionConfig {
+    fn default() -> Self {
+        AttributionConfig {
+            window: Duration::from_secs(3600),
+            labels: vec!["service".into(), "environment".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    pub max_body_bytes: usize,
+    pub max_decoded_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        let limits = closeloop_ingest::IngestLimits::default();
+        IngestConfig {
+            max_body_bytes: limits.max_body_bytes,
+            max_decoded_bytes: limits.max_decoded_bytes,
+        }
+    }
+}
+
+/// With no config at all, alerts still go somewhere visible: a receiver
+/// named `default` with no integrations (they show in /api/v1/alerts).
+fn default_route() -> RouteConfig {
+    RouteConfig {
+        receiver: Some("default".into()),
+        ..RouteConfig::default()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // An empty document takes every default.
+        let mut config: Config = serde_yaml::from_str("{}").expect("empty config parses");
+        config.base_dir = PathBuf::from(".");
+        config
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        let mut config: Config = serde_yaml::from_str(&text)
+            .with_context(|| format!("parsing config file {}", path.display()))?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        if config.base_dir.as_os_str().is_empty() {
+            config.base_dir = PathBuf::from(".");
+        }
+        config
+            .validate()
+            .with_context(|| format!("invalid config file {}", path.display()))?;
+        Ok(config)
+    }
+
+    pub fn validate(&mut self) -> Result<()> {
+        if self.evaluation.interval.is_zero() {
+            bail!("evaluation.interval: must be greater than 0");
+        }
+        if self.attribution.labels.len() != 2 {
+            bail!("attribution.labels: expected two label names (service, environment)");
+        }
+        if !self
+            .receivers
+            .iter()
+            .any(|r| Some(&r.name) == self.route.receiver.as_ref())
+            && self.route.receiver.as_deref() == Some("default")
+        {
+            // The implicit default receiver has no integrations.
+            self.receivers
+                .push(serde_yaml::from_str("name: default").expect("receiver parses"));
+        }
+        self.actuator()
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    pub fn actuator(&self) -> ActuatorConfig {
+        ActuatorConfig {
+            route: self.route.clone(),
+            receivers: self.receivers.clone(),
+            external_url: self.external_url.clone().unwrap_or_default(),
+            delivery: self.delivery.clone(),
+        }
+    }
+
+    /// The rule files the globs name, sorted, relative to the config file.
+    pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
+        for pattern in &self.rule_files {
+            let full = if Path::new(pattern).is_absolute() {
+                PathBuf::from(pattern)
+            } else {
+                self.base_dir.join(pattern)
+            };
+            let full = full.to_string_lossy().into_owned();
+            let matches = glob::glob(&full)
+                .with_context(|| format!("rule_files: bad pattern {pattern:?}"))?;
+            let mut found: Vec<PathBuf> = matches.filter_map(Result::ok).collect();
+            found.sort();
+            paths.extend(found);
+        }
+        Ok(paths)
+    }
+}

@@ -1,0 +1,284 @@
+//! `closeloop serve`: opens the log and the read models, restores every
+//! role from the log, serves HTTP, and shuts down cleanly on SIGINT or
+//! SIGTERM, saying which task ended first and why.
+
+use crate::config::{Config, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
+use crate::ServeArgs;
+use anyhow::{Context, Result};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use closeloop_core::topics::DEFAULT_PREFIX;
+use closeloop_evaluator::deploys::Attribution;
+use closeloop_evaluator::runner::{Runner, WatermarkPolicy};
+use closeloop_evaluator::{Evaluator, EvaluatorConfig};
+use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
+use closeloop_log::EventLog;
+use closeloop_projector::{ReadStore, SqliteStore};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Ingest,
+    Evaluator,
+    Actuator,
+    Projector,
+}
+
+pub fn main(args: ServeArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+/// A future that completes when shutdown begins.
+fn shutdown_signal(rx: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = rx.clone();
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+type Task = Pin<Box<dyn Future<Output = (&'static str, Result<()>)> + Send>>;
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let listen: SocketAddr = args
+        .listen
+        .or(config.listen)
+        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("default address parses"));
+    let data_dir: PathBuf = args
+        .data_dir
+        .clone()
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    if config.external_url.is_none() {
+        config.external_url = Some(format!("http://{listen}"));
+    }
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+
+    let log: Arc<dyn EventLog> = Arc::new(
+        EmbeddedLog::open(&data_dir.join("log"), EmbeddedOptions::default())
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the event log in {}",
+                    data_dir.join("log").display()
+                )
+            })?,
+    );
+    let store: Arc<dyn ReadStore> = Arc::new(
+        SqliteStore::open(data_dir.join("closeloop.db"))
+            .await
+            .context("opening the SQLite read models")?,
+    );
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let mut tasks: Vec<Task> = Vec::new();
+    let prefix = DEFAULT_PREFIX;
+
+    if args.role.contains(&Role::Evaluator) {
+        let runner = evaluator_runner(&config, log.clone(), prefix).await?;
+        let stop = shutdown_signal(&stop_rx);
+        tasks.push(Box::pin(async move {
+            (
+                "evaluator",
+                runner.run(stop).await.map_err(anyhow::Error::from),
+            )
+        }));
+    }
+    if args.role.contains(&Role::Actuator) {
+        let mut actuator_config = config.actuator();
+        actuator_config
+            .load_secrets()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let http = reqwest::Client::builder()
+            .user_agent(closeloop_actuator::USER_AGENT)
+            .build()
+            .context("building the HTTP client")?;
+        let (log, stop) = (log.clone(), shutdown_signal(&stop_rx));
+        tasks.push(Box::pin(async move {
+            let result = closeloop_actuator::run(log, prefix, actuator_config, http, stop).await;
+            ("actuator", result.map_err(anyhow::Error::from))
+        }));
+    }
+    if args.role.contains(&Role::Projector) {
+        let (log, store, stop) = (log.clone(), store.clone(), shutdown_signal(&stop_rx));
+        tasks.push(Box::pin(async move {
+            let result = closeloop_projector::run(log, prefix, store, stop).await;
+            ("projector", result.map_err(anyhow::Error::from))
+        }));
+    }
+
+    let app = http_router(
+        &args.role,
+        &config,
+        log.clone(),
+        store.clone(),
+        ready.clone(),
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(%listen, data_dir = %data_dir.display(), roles = ?args.role, "closeloop serving");
+    let stop = shutdown_signal(&stop_rx);
+    tasks.push(Box::pin(async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await;
+        ("http", result.context("HTTP server"))
+    }));
+    ready.store(true, Ordering::SeqCst);
+
+    let mut running: JoinSet<(&'static str, Result<()>)> = JoinSet::new();
+    for task in tasks {
+        running.spawn(task);
+    }
+    let first = tokio::select! {
+        _ = termination() => None,
+        ended = running.join_next() => ended,
+    };
+    let mut failed = matches!(first, Some(Ok((_, Err(_)))) | Some(Err(_)));
+    match first {
+        None => tracing::info!("shutdown requested"),
+        Some(Ok((task, Ok(())))) => tracing::warn!(task, "task ended on its own; shutting down"),
+        Some(Ok((task, Err(err)))) => {
+            tracing::error!(task, error = %format!("{err:#}"), "task failed; shutting down")
+        }
+        Some(Err(join)) => tracing::error!(error = %join, "task panicked; shutting down"),
+    }
+    ready.store(false, Ordering::SeqCst);
+    let _ = stop_tx.send(true);
+    while let Some(ended) = running.join_next().await {
+        match ended {
+            Ok((task, Err(err))) => {
+                failed = true;
+                tracing::error!(task, error = %format!("{err:#}"), "task failed during shutdown");
+            }
+            Err(join) => {
+                failed = true;
+                tracing::error!(error = %join, "task panicked during shutdown");
+            }
+            Ok(_) => {}
+        }
+    }
+    if failed {
+        anyhow::bail!("closeloop stopped because a task failed (see the log above)");
+    }
+    tracing::info!("closeloop stopped");
+    Ok(())
+}
+
+async fn termination() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn evaluator_runner(config: &Config, log: Arc<dyn EventLog>, prefix: &str) -> Result<Runner> {
+    let mut groups = Vec::new();
+    for path in config.rule_file_paths()? {
+        groups.extend(closeloop_evaluator::load_rule_file(&path)?);
+    }
+    tracing::info!(groups = groups.len(), "rule groups loaded");
+    let labels = &config.attribution.labels;
+    let evaluator_config = EvaluatorConfig {
+        default_interval_ms: config.evaluation.interval.as_millis() as i64,
+        lookback_ms: config.evaluation.lookback_delta.as_millis() as i64,
+        attribution: Attribution {
+            window_ms: config.attribution.window.as_millis() as i64,
+            service_label: labels[0].clone(),
+            environment_label: labels[1].clone(),
+        },
+        external_labels: config.external_labels.clone(),
+        external_url: config.external_url.clone().unwrap_or_default(),
+    };
+    let policy = WatermarkPolicy {
+        lateness_ms: config.evaluation.lateness.as_millis() as i64,
+        idle_follow_ms: Some(config.evaluation.idle_follow.as_millis() as i64),
+        wall_clock_ms: Arc::new(|| chrono::Utc::now().timestamp_millis()),
+    };
+    let evaluator = Evaluator::new(evaluator_config, groups);
+    Ok(Runner::restore(log, prefix, evaluator, policy).await?)
+}
+
+fn http_router(
+    roles: &[Role],
+    config: &Config,
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ReadStore>,
+    ready: Arc<AtomicBool>,
+) -> Router {
+    let mut app = Router::new()
+        .route("/-/healthy", get(|| async { "closeloop is healthy\n" }))
+        .route(
+            "/-/ready",
+            get(move || {
+                let ready = ready.load(Ordering::SeqCst);
+                async move {
+                    if ready {
+                        (StatusCode::OK, "closeloop is ready\n")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "closeloop is not ready\n")
+                    }
+                }
+            }),
+        )
+        .route("/metrics", get(metrics));
+    if roles.contains(&Role::Ingest) {
+        let limits = closeloop_ingest::IngestLimits {
+            max_body_bytes: config.ingest.max_body_bytes,
+            max_decoded_bytes: config.ingest.max_decoded_bytes,
+        };
+        let state = closeloop_ingest::IngestState::new(log, DEFAULT_PREFIX, limits);
+        app = app.merge(closeloop_ingest::router(state));
+    }
+    if roles.contains(&Role::Projector) {
+        app = app.merge(closeloop_projector::query_router(store));
+    }
+    app
+}
+
+/// closeloop's own metrics in the Prometheus text format.
+async fn metrics() -> impl IntoResponse {
+    let families = prometheus::gather();
+    match prometheus::TextEncoder::new().encode_to_string(&families) {
+        Ok(text) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+            text,
+        )
+            .into_response(),
+        Err(err) => (StatusCode::INTERNAL_SERVER_ERROR, err.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,330 @@
+//! The evaluator's state and its one pure step: samples and deploys go in,
+//! the watermark advances, rule groups are evaluated at every tick their
+//! interval aligns to, and alert transitions come out. Same inputs, same
+//! outputs: that is what makes restart and replay safe.
+
+use crate::alerting::{eval_alerting_rule, restore, AlertContext, AlertRuleState};
+use crate::deploys::{Attribution, DeployTracker};
+use crate::metrics;
+use crate::retention::reach_ms;
+use crate::rules::{Rule, RuleGroup};
+use closeloop_core::events::DeployRecorded;
+use closeloop_core::remote_write::WriteRequest;
+use closeloop_core::{EventPayload, LabelSet};
+use closeloop_promql::{eval_instant, EvalOptions, Labels, Storage, Value};
+use std::collections::BTreeMap;
+use std::time::Instant;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct EvaluatorConfig {
+    pub default_interval_ms: i64,
+    pub lookback_ms: i64,
+    pub attribution: Attribution,
+    pub external_labels: LabelSet,
+    pub external_url: String,
+}
+
+/// An event the evaluator decided on, stamped with the tick it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub payload: EventPayload,
+    pub occurred_at_ms: i64,
+    pub key: String,
+}
+
+struct GroupRuntime {
+    group: RuleGroup,
+    /// `file;name`, as Prometheus keys groups.
+    key: String,
+    interval_ms: i64,
+    last_tick_ms: Option<i64>,
+    /// One entry per rule, empty for recording rules.
+    alert_states: Vec<AlertRuleState>,
+}
+
+impl GroupRuntime {
+    fn next_tick(&self, watermark_ms: i64) -> i64 {
+        match self.last_tick_ms {
+            Some(last) => last + self.interval_ms,
+            // A group seen for the first time starts at the present tick
+            // instead of back-filling history into alerts.
+            None => watermark_ms.div_euclid(self.interval_ms) * self.interval_ms,
+        }
+    }
+}
+
+pub struct Evaluator {
+    config: EvaluatorConfig,
+    storage: Storage,
+    groups: Vec<GroupRuntime>,
+    deploys: DeployTracker,
+    retention_ms: i64,
+    deploy_series_tick: Option<i64>,
+    options: EvalOptions,
+}
+
+impl Evaluator {
+    pub fn new(config: EvaluatorConfig, groups: Vec<RuleGroup>) -> Self {
+        let mut retention_ms = 0i64;
+        let groups: Vec<GroupRuntime> = groups
+            .into_iter()
+            .map(|group| {
+                for rule in &group.rules {
+                    let expr = match rule {
+                        Rule::Alerting(r) => &r.expr,
+                        Rule::Recording(r) => &r.expr,
+                    };
+                    retention_ms =
+                        retention_ms.max(reach_ms(expr) + group.query_offset.as_millis() as i64);
+                }
+                GroupRuntime {
+                    key: format!("{};{}", group.file, group.name),
+                    interval_ms: group
+                        .interval
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(config.default_interval_ms)
+                        .max(1),
+                    last_tick_ms: None,
+                    alert_states: vec![AlertRuleState::default(); group.rules.len()],
+                    group,
+                }
+            })
+            .collect();
+        let options = EvalOptions {
+            lookback_delta_ms: config.lookback_ms,
+            ..EvalOptions::default()
+        };
+        Evaluator {
+            retention_ms: retention_ms + config.lookback_ms,
+            config,
+            storage: Storage::new(),
+            groups,
+            deploys: DeployTracker::default(),
+            deploy_series_tick: None,
+            options,
+        }
+    }
+
+    /// How far before a tick the window must reach.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn append_samples(&mut self, request: &WriteRequest) {
+        for series in &request.timeseries {
+            let labels = Labels::from_pairs(
+                series
+                    .labels
+                    .iter()
+                    .map(|l| (l.name.as_str(), l.value.as_str())),
+            );
+            for sample in &series.samples {
+                self.storage.append(&labels, sample.timestamp, sample.value);
+            }
+        }
+    }
+
+    pub fn record_deploy(&mut self, id: Uuid, deploy: &DeployRecorded, occurred_at_ms: i64) {
+        self.deploys.record(id, deploy, occurred_at_ms);
+    }
+
+    /// Replays an alert event from the log into the state of its rule.
+    pub fn restore_alert(&mut self, payload: &EventPayload) {
+        let event = match payload {
+            EventPayload::AlertPending(e)
+            | EventPayload::AlertFiring(e)
+            | EventPayload::AlertResolved(e) => e,
+            _ => return,
+        };
+        for group in self
+            .groups
+            .iter_mut()
+            .filter(|g| g.group.name == event.rule_group)
+        {
+            for (index, rule) in group.group.rules.iter().enumerate() {
+                if matches!(rule, Rule::Alerting(r) if r.name == event.alertname) {
+                    restore(&mut group.alert_states[index], payload);
+                }
+            }
+        }
+    }
+
+    /// The last evaluated tick of each group, for the checkpoint.
+    pub fn ticks(&self) -> BTreeMap<String, i64> {
+        self.groups
+            .iter()
+            .filter_map(|g| g.last_tick_ms.map(|t| (g.key.clone(), t)))
+            .collect()
+    }
+
+    pub fn restore_ticks(&mut self, ticks: &BTreeMap<String, i64>) {
+        for group in &mut self.groups {
+            group.last_tick_ms = ticks.get(&group.key).copied();
+        }
+    }
+
+    /// The earliest sample time any future tick still needs.
+    pub fn oldest_needed_ms(&self, watermark_ms: i64) -> i64 {
+        let next = self
+            .groups
+            .iter()
+            .map(|g| g.next_tick(watermark_ms))
+            .min()
+            .unwrap_or(watermark_ms);
+        next - self.retention_ms
+    }
+
+    /// Evaluates every group tick at or before `watermark_ms`, in time
+    /// order, and returns the decisions.
+    pub fn advance_to(&mut self, watermark_ms: i64) -> Vec<Decision> {
+        let mut decisions = Vec::new();
+        loop {
+            let due = self
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.next_tick(watermark_ms), i))
+                .filter(|(tick, _)| *tick <= watermark_ms)
+                .min();
+            let Some((tick, index)) = due else { break };
+            self.materialize_deploy_series(tick);
+            self.eval_group(index, tick, &mut decisions);
+            self.groups[index].last_tick_ms = Some(tick);
+        }
+        let oldest = self.oldest_needed_ms(watermark_ms);
+        self.storage.truncate_before(oldest);
+        self.deploys
+            .prune(watermark_ms - self.config.attribution.window_ms);
+        metrics::WINDOW_SERIES.set(self.storage.series_count() as i64);
+        decisions
+    }
+
+    /// Deploys are pushed facts: their series stay current at every tick
+    /// until a newer deploy replaces them.
+    fn materialize_deploy_series(&mut self, tick: i64) {
+        if self.deploy_series_tick == Some(tick) {
+            return;
+        }
+        self.deploy_series_tick = Some(tick);
+        let (current, replaced) = self.deploys.series_at(tick);
+        for (labels, value) in current {
+            let labels = Labels::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            self.storage.append(&labels, tick, value);
+        }
+        for labels in replaced {
+            let labels = Labels::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            self.storage.append(
+                &labels,
+                tick,
+                f64::from_bits(closeloop_core::remote_write::STALE_NAN_BITS),
+            );
+        }
+    }
+
+    fn eval_group(&mut self, index: usize, tick: i64, decisions: &mut Vec<Decision>) {
+        let started = Instant::now();
+        let group = &mut self.groups[index];
+        let query_ts = tick - group.group.query_offset.as_millis() as i64;
+        for (rule_index, rule) in group.group.rules.iter().enumerate() {
+            match rule {
+                Rule::Recording(rule) => {
+                    let result = match eval_instant(
+                        &self.storage,
+                        &rule.expr,
+                        query_ts,
+                        &self.options,
+                    ) {
+                        Ok(value) => value,
+                        Err(err) => {
+                            metrics::RULE_FAILURES.inc();
+                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "recording rule failed");
+                            continue;
+                        }
+                    };
+                    for (mut labels, value) in into_samples(result) {
+                        labels.insert("__name__".into(), rule.name.clone());
+                        labels.extend(rule.labels.clone());
+                        let labels = Labels::from_pairs(
+                            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                        );
+                        self.storage.append(&labels, tick, value);
+                    }
+                }
+                Rule::Alerting(rule) => {
+                    let result = match eval_instant(
+                        &self.storage,
+                        &rule.expr,
+                        query_ts,
+                        &self.options,
+                    ) {
+                        Ok(value) => into_samples(value),
+                        Err(err) => {
+                            metrics::RULE_FAILURES.inc();
+                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "alerting rule failed");
+                            continue;
+                        }
+                    };
+                    let deploys = &self.deploys;
+                    let attribution = &self.config.attribution;
+                    let suspects = |labels: &LabelSet, active_at: i64| {
+                        deploys.suspects(attribution, labels, active_at)
+                    };
+                    let ctx = AlertContext {
+                        group: &group.group.name,
+                        external_labels: &self.config.external_labels,
+                        external_url: &self.config.external_url,
+                        suspects: &suspects,
+                    };
+                    let state = &mut group.alert_states[rule_index];
+                    match eval_alerting_rule(rule, state, result, tick, group.group.limit, &ctx) {
+                        Ok(payloads) => decisions.extend(payloads.into_iter().map(|payload| {
+                            let key = match &payload {
+                                EventPayload::AlertPending(e)
+                                | EventPayload::AlertFiring(e)
+                                | EventPayload::AlertResolved(e) => e.fingerprint.clone(),
+                                _ => String::new(),
+                            };
+                            Decision {
+                                payload,
+                                occurred_at_ms: tick,
+                                key,
+                            }
+                        })),
+                        Err(err) => {
+                            metrics::RULE_FAILURES.inc();
+                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "alerting rule failed");
+                        }
+                    }
+                }
+            }
+        }
+        metrics::GROUP_DURATION
+            .with_label_values(&[&group.group.name])
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// A query result as labelled samples; a scalar becomes one unlabelled
+/// sample, as Prometheus' rule query function does.
+fn into_samples(value: Value) -> Vec<(LabelSet, f64)> {
+    match value {
+        Value::Vector(samples) => samples
+            .into_iter()
+            .map(|s| {
+                let labels = s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                (labels, s.value)
+            })
+            .collect(),
+        Value::Scalar(v) => vec![(LabelSet::new(), v)],
+        Value::String(_) | Value::Matrix(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,49 @@
+//! The evaluator's own metrics, registered in the default registry.
+
+use prometheus::{
+    register_histogram_vec, register_int_counter, register_int_gauge, HistogramVec, IntCounter,
+    IntGauge,
+};
+use std::sync::LazyLock;
+
+pub static GROUP_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "closeloop_rule_group_evaluation_duration_seconds",
+        "Time to evaluate all rules of a group at one tick.",
+        &["rule_group"],
+        vec![0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]
+    )
+    .expect("metric registers once")
+});
+
+pub static RULE_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_rule_evaluation_failures_total",
+        "Rule evaluations that failed (bad result shape, limit exceeded, query error)."
+    )
+    .expect("metric registers once")
+});
+
+pub static WINDOW_SERIES: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "closeloop_evaluator_window_series",
+        "Series held in the evaluator's in-memory window."
+    )
+    .expect("metric registers once")
+});
+
+pub static WATERMARK: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "closeloop_evaluator_watermark_timestamp_seconds",
+        "Event time up to which rules have been evaluated."
+    )
+    .expect("metric registers once")
+});
+
+pub static DECODE_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_evaluator_decode_failures_total",
+        "Log records the evaluator could not decode and skipped."
+    )
+    .expect("metric registers once")
+});

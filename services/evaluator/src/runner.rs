@@ -1,0 +1,329 @@
+//! The evaluator's I/O: restore state from the log, tail the samples and
+//! deploys streams, advance the watermark, append decisions to the alerts
+//! stream, and only then commit how far it got.
+
+use crate::engine::{Decision, Evaluator};
+use crate::metrics;
+use closeloop_core::remote_write;
+use closeloop_core::topics::Topic;
+use closeloop_core::{Event, EventPayload};
+use closeloop_log::{CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const CONSUMER_GROUP: &str = "evaluator";
+const BATCH: usize = 256;
+/// How long a read waits for new records before the loop goes round.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// Largest decoded remote-write body the evaluator will inflate; ingest
+/// has already refused anything larger.
+const MAX_DECODED: usize = 256 << 20;
+
+/// How event time advances.
+#[derive(Clone)]
+pub struct WatermarkPolicy {
+    /// How far behind the newest sample the watermark stays, to let
+    /// out-of-order shards of a remote-write sender catch up.
+    pub lateness_ms: i64,
+    /// When no samples arrive, the watermark follows the wall clock minus
+    /// this much, so rules over vanished data (`absent`) still evaluate.
+    /// `None` in replay: event time then comes from the log alone.
+    pub idle_follow_ms: Option<i64>,
+    pub wall_clock_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CheckpointMeta {
+    ticks: BTreeMap<String, i64>,
+    watermark_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+}
+
+struct PartitionCursor {
+    partition: u32,
+    next: Offset,
+    /// (offset, newest sample time) of records still inside the window,
+    /// to find the offset a restart must replay from.
+    retained: VecDeque<(Offset, i64)>,
+}
+
+pub struct Runner {
+    log: Arc<dyn EventLog>,
+    prefix: String,
+    evaluator: Evaluator,
+    policy: WatermarkPolicy,
+    samples: Vec<PartitionCursor>,
+    deploys: Vec<(u32, Offset)>,
+    newest_sample_ms: i64,
+    watermark_ms: i64,
+}
+
+impl Runner {
+    /// Rebuilds the evaluator from the log: alert states from the alerts
+    /// stream, deploys from the deploys stream, the sample window and
+    /// evaluated ticks from the committed checkpoint.
+    pub async fn restore(
+        log: Arc<dyn EventLog>,
+        prefix: &str,
+        mut evaluator: Evaluator,
+        policy: WatermarkPolicy,
+    ) -> Result<Runner, RunnerError> {
+        let samples_topic = Topic::Samples.name(prefix);
+        let mut samples = Vec::new();
+        let mut meta = CheckpointMeta::default();
+        for partition in 0..log.partitions(&samples_topic).await? {
+            let committed = log
+                .committed(CONSUMER_GROUP, &samples_topic, partition)
+                .await?;
+            if let Some(position) = &committed {
+                if let Ok(m) = serde_json::from_str::<CheckpointMeta>(&position.metadata) {
+                    for (group, tick) in m.ticks {
+                        let entry = meta.ticks.entry(group).or_insert(tick);
+                        *entry = (*entry).min(tick);
+                    }
+                    meta.watermark_ms = meta.watermark_ms.max(m.watermark_ms);
+                }
+            }
+            samples.push(PartitionCursor {
+                partition,
+                next: committed.map(|c| c.next_offset).unwrap_or(0),
+                retained: VecDeque::new(),
+            });
+        }
+        evaluator.restore_ticks(&meta.ticks);
+
+        let alerts_topic = Topic::Alerts.name(prefix);
+        for partition in 0..log.partitions(&alerts_topic).await? {
+            let end = log.end_offset(&alerts_topic, partition).await?;
+            let mut next = 0;
+            while next < end {
+                let records = log
+                    .read(&alerts_topic, partition, next, BATCH, Duration::ZERO)
+                    .await?;
+                let Some(last) = records.last() else { break };
+                next = last.offset + 1;
+                for record in &records {
+                    if let Some(event) = decode(record) {
+                        evaluator.restore_alert(&event.payload);
+                    }
+                }
+            }
+        }
+
+        let deploys_topic = Topic::Deploys.name(prefix);
+        let deploys = (0..log.partitions(&deploys_topic).await?)
+            .map(|p| (p, 0))
+            .collect();
+        tracing::info!(
+            groups = meta.ticks.len(),
+            watermark_ms = meta.watermark_ms,
+            "evaluator restored from log"
+        );
+        Ok(Runner {
+            log,
+            prefix: prefix.to_string(),
+            evaluator,
+            policy,
+            samples,
+            deploys,
+            newest_sample_ms: meta.watermark_ms,
+            watermark_ms: meta.watermark_ms,
+        })
+    }
+
+    pub fn evaluator(&self) -> &Evaluator {
+        &self.evaluator
+    }
+
+    /// Tails the log until `shutdown` resolves.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), RunnerError> {
+        tokio::pin!(shutdown);
+        let mut last_commit = Instant::now();
+        loop {
+            let step = self.step();
+            tokio::select! {
+                result = step => {
+                    let dirty = result?;
+                    if dirty || last_commit.elapsed() >= COMMIT_EVERY {
+                        self.commit().await?;
+                        last_commit = Instant::now();
+                    }
+                }
+                _ = &mut shutdown => {
+                    self.commit().await?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Reads what is new, advances, appends decisions. Returns whether
+    /// anything was decided (worth committing right away).
+    pub async fn step(&mut self) -> Result<bool, RunnerError> {
+        self.read_deploys().await?;
+        let read_samples = self.read_samples().await?;
+        let mut watermark = self.newest_sample_ms - self.policy.lateness_ms;
+        if !read_samples {
+            if let Some(follow) = self.policy.idle_follow_ms {
+                watermark = watermark.max((self.policy.wall_clock_ms)() - follow);
+            }
+        }
+        if watermark <= self.watermark_ms {
+            return Ok(false);
+        }
+        self.watermark_ms = watermark;
+        metrics::WATERMARK.set(watermark / 1000);
+        let decisions = self.evaluator.advance_to(watermark);
+        if decisions.is_empty() {
+            return Ok(false);
+        }
+        self.append_decisions(decisions).await?;
+        Ok(true)
+    }
+
+    /// Evaluates up to a given event time without waiting for more data
+    /// (used by replay once the log is exhausted).
+    pub async fn drain_to(&mut self, watermark_ms: i64) -> Result<Vec<Decision>, RunnerError> {
+        while self.read_samples().await? {}
+        self.read_deploys().await?;
+        self.watermark_ms = self.watermark_ms.max(watermark_ms);
+        Ok(self.evaluator.advance_to(watermark_ms))
+    }
+
+    async fn read_samples(&mut self) -> Result<bool, RunnerError> {
+        let topic = Topic::Samples.name(&self.prefix);
+        let mut any = false;
+        let wait = if self.samples.len() == 1 {
+            POLL_WAIT
+        } else {
+            Duration::ZERO
+        };
+        for cursor in &mut self.samples {
+            let records = self
+                .log
+                .read(&topic, cursor.partition, cursor.next, BATCH, wait)
+                .await?;
+            for record in &records {
+                cursor.next = record.offset + 1;
+                cursor
+                    .retained
+                    .push_back((record.offset, record.timestamp_ms));
+                let Some(event) = decode(record) else {
+                    continue;
+                };
+                if let EventPayload::SamplesReceived(batch) = &event.payload {
+                    match remote_write::decode(&batch.body, MAX_DECODED) {
+                        Ok(request) => {
+                            self.evaluator.append_samples(&request);
+                            if let Some(max) = batch.max_timestamp_ms {
+                                self.newest_sample_ms = self.newest_sample_ms.max(max);
+                            }
+                        }
+                        Err(err) => {
+                            metrics::DECODE_FAILURES.inc();
+                            tracing::warn!(offset = record.offset, error = %err, "skipping undecodable samples");
+                        }
+                    }
+                }
+            }
+            any |= !records.is_empty();
+        }
+        Ok(any)
+    }
+
+    async fn read_deploys(&mut self) -> Result<(), RunnerError> {
+        let topic = Topic::Deploys.name(&self.prefix);
+        for (partition, next) in &mut self.deploys {
+            loop {
+                let records = self
+                    .log
+                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
+                    .await?;
+                let Some(last) = records.last() else { break };
+                *next = last.offset + 1;
+                for record in &records {
+                    if let Some(event) = decode(record) {
+                        if let EventPayload::DeployRecorded(deploy) = &event.payload {
+                            let at = event.envelope.occurred_at.timestamp_millis();
+                            self.evaluator.record_deploy(event.envelope.id, deploy, at);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn append_decisions(&self, decisions: Vec<Decision>) -> Result<(), RunnerError> {
+        let topic = Topic::Alerts.name(&self.prefix);
+        let now = closeloop_core::time::from_millis((self.policy.wall_clock_ms)());
+        let records = decisions
+            .into_iter()
+            .map(|d| {
+                let occurred_at = closeloop_core::time::from_millis(d.occurred_at_ms);
+                let event = Event::new(d.payload, "evaluator", d.key, occurred_at, now);
+                NewRecord {
+                    key: event.envelope.key.clone().into_bytes().into(),
+                    value: event.to_json().into(),
+                    timestamp_ms: d.occurred_at_ms,
+                }
+            })
+            .collect();
+        self.log.append(&topic, records).await?;
+        Ok(())
+    }
+
+    /// Commits, per samples partition, the first offset a restart needs to
+    /// rebuild the window, with the evaluated ticks as metadata.
+    async fn commit(&mut self) -> Result<(), RunnerError> {
+        let topic = Topic::Samples.name(&self.prefix);
+        let oldest_needed = self.evaluator.oldest_needed_ms(self.watermark_ms);
+        let metadata = serde_json::to_string(&CheckpointMeta {
+            ticks: self.evaluator.ticks(),
+            watermark_ms: self.watermark_ms,
+        })
+        .unwrap_or_default();
+        for cursor in &mut self.samples {
+            while cursor
+                .retained
+                .front()
+                .is_some_and(|(_, ts)| *ts < oldest_needed)
+            {
+                cursor.retained.pop_front();
+            }
+            let next_offset = cursor
+                .retained
+                .front()
+                .map(|(o, _)| *o)
+                .unwrap_or(cursor.next);
+            let position = CommittedPosition {
+                next_offset,
+                metadata: metadata.clone(),
+            };
+            self.log
+                .commit(CONSUMER_GROUP, &topic, cursor.partition, position)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn decode(record: &StoredRecord) -> Option<Event> {
+    match Event::from_json(&record.value) {
+        Ok(event) => Some(event),
+        Err(err) => {
+            metrics::DECODE_FAILURES.inc();
+            tracing::warn!(topic = %record.topic, offset = record.offset, error = %err, "skipping undecodable record");
+            None
+        }
+    }
+}

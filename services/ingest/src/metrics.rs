@@ -1,0 +1,48 @@
+//! Ingest's own metrics, registered in the default registry.
+
+use prometheus::{
+    register_histogram_vec, register_int_counter, register_int_counter_vec, HistogramVec,
+    IntCounter, IntCounterVec,
+};
+use std::sync::LazyLock;
+
+pub static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_ingest_requests_total",
+        "Ingest requests by handler and status code.",
+        &["handler", "code"]
+    )
+    .expect("metric registers once")
+});
+
+pub static SAMPLES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_samples_total",
+        "Samples accepted and appended to the log."
+    )
+    .expect("metric registers once")
+});
+
+pub static RECEIVED_BYTES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_received_bytes_total",
+        "Request body bytes received on ingest routes, as sent (compressed)."
+    )
+    .expect("metric registers once")
+});
+
+pub static APPEND_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "closeloop_ingest_append_duration_seconds",
+        "Time from append call to durable acknowledgement by the log.",
+        &["topic"],
+        vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]
+    )
+    .expect("metric registers once")
+});
+
+pub fn count_request(handler: &str, code: u16) {
+    REQUESTS
+        .with_label_values(&[handler, &code.to_string()])
+        .inc();
+}

@@ -1,0 +1,143 @@
+//! `POST /api/v1/write`: Prometheus remote write 1.0 (snappy block +
+//! protobuf). The body is validated by decoding it, then appended as it
+//! came; the evaluator decodes it again downstream.
+
+use crate::error::IngestError;
+use crate::metrics;
+use crate::IngestState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use closeloop_core::events::{SamplesReceived, REMOTE_WRITE_V1_SNAPPY};
+use closeloop_core::remote_write::{self, RemoteWriteError};
+use closeloop_core::time::from_millis;
+use closeloop_core::topics::Topic;
+use closeloop_core::{fingerprint_sorted, Event, EventPayload};
+use closeloop_log::NewRecord;
+use std::time::Instant;
+
+const HANDLER: &str = "remote_write";
+
+pub async fn receive(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = accept(&state, &headers, body).await;
+    let code = match &result {
+        Ok(()) => StatusCode::NO_CONTENT,
+        Err(err) => err.status(),
+    };
+    metrics::count_request(HANDLER, code.as_u16());
+    match result {
+        Ok(()) => code.into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn accept(
+    state: &IngestState,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(), IngestError> {
+    let body = body.map_err(body_rejection)?;
+    metrics::RECEIVED_BYTES.inc_by(body.len() as u64);
+    check_headers(headers)?;
+    let request =
+        remote_write::decode(&body, state.limits.max_decoded_bytes).map_err(|err| match err {
+            RemoteWriteError::TooLarge { .. } => IngestError::TooLarge(err.to_string()),
+            other => IngestError::BadRequest(other.to_string()),
+        })?;
+    remote_write::validate(&request).map_err(|e| IngestError::BadRequest(e.to_string()))?;
+
+    let mut samples = 0u32;
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
+    for series in &request.timeseries {
+        for sample in &series.samples {
+            samples += 1;
+            min_ts = min_ts.min(sample.timestamp);
+            max_ts = max_ts.max(sample.timestamp);
+        }
+    }
+    let now = (state.clock)();
+    let has_samples = samples > 0;
+    // Event time of a batch is its newest sample; metadata-only requests
+    // carry no time of their own, so they take the time they arrived.
+    let occurred_at = if has_samples {
+        from_millis(max_ts)
+    } else {
+        now
+    };
+    // Prometheus shards by series, so the first series stands for the batch.
+    let key = request
+        .timeseries
+        .first()
+        .map(|s| fingerprint_sorted(s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))))
+        .map(|fp| fp.to_string())
+        .unwrap_or_else(|| "metadata".to_string());
+    let payload = SamplesReceived {
+        format: REMOTE_WRITE_V1_SNAPPY.to_string(),
+        body,
+        series: request.timeseries.len() as u32,
+        samples,
+        metadata: request.metadata.len() as u32,
+        min_timestamp_ms: has_samples.then_some(min_ts),
+        max_timestamp_ms: has_samples.then_some(max_ts),
+    };
+    let event = Event::new(
+        EventPayload::SamplesReceived(payload),
+        "ingest",
+        key,
+        occurred_at,
+        now,
+    );
+    let topic = Topic::Samples.name(&state.topic_prefix);
+    let record = NewRecord {
+        key: event.envelope.key.clone().into_bytes().into(),
+        value: event.to_json().into(),
+        timestamp_ms: occurred_at.timestamp_millis(),
+    };
+    let started = Instant::now();
+    state.log.append(&topic, vec![record]).await?;
+    metrics::APPEND_DURATION
+        .with_label_values(&[&topic])
+        .observe(started.elapsed().as_secs_f64());
+    metrics::SAMPLES.inc_by(u64::from(samples));
+    Ok(())
+}
+
+/// Remote write 1.0 is snappy-compressed protobuf; a 2.0 sender asks for
+/// `proto=io.prometheus.write.v2.Request`, which the spec says to refuse
+/// with 415 so the sender can fall back.
+fn check_headers(headers: &HeaderMap) -> Result<(), IngestError> {
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or_default();
+        if !encoding.eq_ignore_ascii_case("snappy") {
+            return Err(IngestError::UnsupportedMediaType(format!(
+                "Content-Encoding {encoding:?} is not supported; remote write must be snappy"
+            )));
+        }
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or_default();
+        if content_type.contains("io.prometheus.write.v2.Request") {
+            return Err(IngestError::UnsupportedMediaType(
+                "remote write 2.0 is not supported yet; send prometheus.WriteRequest (1.0)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn body_rejection(rejection: BytesRejection) -> IngestError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        IngestError::TooLarge(format!("request body too large: {}", rejection.body_text()))
+    } else {
+        IngestError::BadRequest(format!(
+            "could not read request body: {}",
+            rejection.body_text()
+        ))
+    }
+}
