@@ -134,7 +134,9 @@ pub fn eval_range(
     let ev = evaluator(storage, start_ms, end_ms, opts);
     // Keyed by the labels before the delayed name removal, as in Prometheus.
     let mut index: FastMap<Labels, usize> = fast_map();
-    let mut series: Vec<(Labels, bool, Vec<(i64, f64)>)> = Vec::new();
+    // (labels, drop the name at the end, points)
+    type Pending = (Labels, bool, Vec<(i64, f64)>);
+    let mut series: Vec<Pending> = Vec::new();
     let mut push = |labels: Labels, drop_name: bool, t: i64, v: f64| {
         let i = *index.entry(labels.clone()).or_insert_with(|| {
             series.push((labels, drop_name, Vec::new()));

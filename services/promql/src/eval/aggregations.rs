@@ -257,16 +257,8 @@ impl<'a> Evaluator<'a> {
             match op {
                 T_SUM => (g.value, g.kahan_c) = kahan_inc(f, g.value, g.kahan_c),
                 T_AVG => add_to_mean(g, f),
-                T_MIN => {
-                    if g.value > f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
-                T_MAX => {
-                    if g.value < f || g.value.is_nan() {
-                        g.value = f;
-                    }
-                }
+                T_MIN if g.value > f || g.value.is_nan() => g.value = f,
+                T_MAX if g.value < f || g.value.is_nan() => g.value = f,
                 T_STDDEV | T_STDVAR if !f.is_finite() => g.value = f64::NAN,
                 T_STDDEV | T_STDVAR => {
                     let delta = f - g.mean;
