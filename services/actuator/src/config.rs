@@ -98,6 +98,10 @@ pub struct RedmineConfig {
     /// Read by [`ActuatorConfig::load_secrets`]; trailing newline trimmed.
     #[serde(default)]
     pub api_key_file: Option<PathBuf>,
+    /// Set by `load_secrets`, so the key it read is not taken for a second
+    /// key written in the file beside `api_key_file`.
+    #[serde(skip)]
+    pub(crate) api_key_loaded: bool,
     /// Project identifier (or numeric id).
     pub project: String,
     #[serde(default)]
@@ -254,6 +258,7 @@ impl ActuatorConfig {
                 match std::fs::read_to_string(file) {
                     Ok(text) if !text.trim().is_empty() => {
                         redmine.api_key = Some(SecretString::from(text.trim().to_string()));
+                        redmine.api_key_loaded = true;
                     }
                     Ok(_) => problems.push(problem(path, format!("{} is empty", file.display()))),
                     Err(e) => problems.push(problem(
@@ -290,7 +295,7 @@ fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<Conf
             problems.push(problem(format!("{path}.project"), "project is empty"));
         }
         match (&redmine.api_key, &redmine.api_key_file) {
-            (Some(_), Some(_)) => problems.push(problem(
+            (Some(_), Some(_)) if !redmine.api_key_loaded => problems.push(problem(
                 path.clone(),
                 "set api_key or api_key_file, not both",
             )),
