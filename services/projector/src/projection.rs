@@ -241,3 +241,67 @@ fn issue_outcome(
         Change::Delivered(history),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use closeloop_core::events::{IssueAction, IssueRequested};
+    use closeloop_core::LabelSet;
+
+    fn alert(fired: bool) -> AlertEvent {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        AlertEvent {
+            fingerprint: "00000000000000aa".into(),
+            rule_group: "g".into(),
+            alertname: "A".into(),
+            labels: LabelSet::new(),
+            annotations: LabelSet::new(),
+            value: 1.0,
+            active_at: at,
+            fired_at: fired.then_some(at),
+            resolved_at: Some(at),
+            suspect_deploys: Vec::new(),
+            generator_url: None,
+        }
+    }
+
+    fn event(payload: EventPayload) -> Event {
+        let at = DateTime::<Utc>::UNIX_EPOCH;
+        Event::new(payload, "test", "k".into(), at, at)
+    }
+
+    #[test]
+    fn a_resolved_alert_that_never_fired_clears_its_row() {
+        let changes = changes(event(EventPayload::AlertResolved(alert(false))));
+        assert_eq!(
+            changes,
+            [Change::AlertCleared {
+                fingerprint: "00000000000000aa".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_resolved_alert_that_fired_keeps_its_row_as_resolved() {
+        let changes = changes(event(EventPayload::AlertResolved(alert(true))));
+        assert!(matches!(
+            changes.as_slice(),
+            [Change::AlertTransitioned {
+                state: AlertState::Resolved,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn action_requests_have_no_read_model() {
+        let request = IssueRequested {
+            receiver: "r".into(),
+            integration: "i".into(),
+            action: IssueAction::Open,
+            cause_event_id: Uuid::now_v7(),
+            alert: alert(true),
+        };
+        assert!(changes(event(EventPayload::IssueRequested(request))).is_empty());
+    }
+}
