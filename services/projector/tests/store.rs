@@ -532,7 +532,7 @@ async fn checkpoints_are_kept_per_topic_and_partition() {
 #[tokio::test]
 async fn reopening_the_database_keeps_rows_and_checkpoints() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("read.db");
+    let path = dir.path().join("data").join("read.db");
     {
         let store = closeloop_projector::SqliteStore::open(&path)
             .await
