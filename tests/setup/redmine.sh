@@ -8,6 +8,8 @@
 # Environment: REDMINE_PORT (default 3300), REDMINE_STATE_DIR (default
 # /tmp/closeloop-redmine). Prints REDMINE_URL=... and REDMINE_API_KEY_FILE=...
 # Stop it with: kill "$(cat "${REDMINE_STATE_DIR:-/tmp/closeloop-redmine}/server.pid")"
+# Run it as root (or with sudo available): installing needs it, and Debian's
+# Redmine writes its logs and caches under /var as root/www-data.
 set -euo pipefail
 
 PORT="${REDMINE_PORT:-3300}"

@@ -71,3 +71,28 @@ pub fn register() {
         ISSUE_UPDATES.with_label_values(&["redmine", kind]);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_metric_is_in_the_default_registry_after_register() {
+        super::register();
+        let names: Vec<String> = prometheus::default_registry()
+            .gather()
+            .iter()
+            .map(|family| family.name().to_string())
+            .collect();
+        for wanted in [
+            "closeloop_notifications_total",
+            "closeloop_notification_failures_total",
+            "closeloop_issues_filed_total",
+            "closeloop_issue_updates_total",
+            "closeloop_actuator_delivery_duration_seconds",
+        ] {
+            assert!(
+                names.iter().any(|n| n == wanted),
+                "{wanted} missing from {names:?}"
+            );
+        }
+    }
+}

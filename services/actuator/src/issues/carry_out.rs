@@ -233,3 +233,141 @@ pub fn update_kinds(outcome: &IssueOutcome) -> &'static [&'static str] {
         IssueOutcome::Resolved { closed: false, .. } => &["resolved"],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use std::sync::Mutex;
+
+    /// An in-memory tracker: just enough to test filing and adoption.
+    #[derive(Default)]
+    struct FakeTracker {
+        issues: Mutex<Vec<TrackerIssue>>,
+    }
+
+    #[async_trait]
+    impl IssueTracker for FakeTracker {
+        fn kind(&self) -> &'static str {
+            "fake"
+        }
+        fn closed_status(&self) -> String {
+            "closed".into()
+        }
+        async fn find_by_marker(&self, marker: &str) -> Result<Vec<TrackerIssue>, DeliveryError> {
+            let issues = self.issues.lock().expect("lock");
+            Ok(issues
+                .iter()
+                .filter(|i| i.description.contains(marker))
+                .cloned()
+                .collect())
+        }
+        async fn create(&self, issue: &NewIssue) -> Result<TrackerIssue, DeliveryError> {
+            let mut issues = self.issues.lock().expect("lock");
+            let created = TrackerIssue {
+                id: (issues.len() + 1).to_string(),
+                url: String::new(),
+                title: issue.title.clone(),
+                open: true,
+                status: "open".into(),
+                description: issue.description.clone(),
+            };
+            issues.push(created.clone());
+            Ok(created)
+        }
+        async fn get(&self, id: &str) -> Result<Option<TrackerIssue>, DeliveryError> {
+            let issues = self.issues.lock().expect("lock");
+            Ok(issues.iter().find(|i| i.id == id).cloned())
+        }
+        async fn update(&self, _id: &str, _update: &IssueUpdate) -> Result<(), DeliveryError> {
+            Ok(())
+        }
+    }
+
+    fn alert() -> AlertEvent {
+        let labels: closeloop_core::LabelSet = [("alertname".to_string(), "X".to_string())].into();
+        AlertEvent {
+            fingerprint: closeloop_core::fingerprint(&labels).to_string(),
+            rule_group: "g".into(),
+            alertname: "X".into(),
+            labels,
+            annotations: Default::default(),
+            value: 1.0,
+            active_at: chrono::DateTime::UNIX_EPOCH,
+            fired_at: Some(chrono::DateTime::UNIX_EPOCH),
+            resolved_at: None,
+            suspect_deploys: Vec::new(),
+            generator_url: None,
+        }
+    }
+
+    fn existing(id: &str, open: bool, receiver: &str, alert: &AlertEvent) -> TrackerIssue {
+        TrackerIssue {
+            id: id.into(),
+            url: String::new(),
+            title: "t".into(),
+            open,
+            status: if open { "open" } else { "rejected" }.into(),
+            description: render::description(alert, receiver),
+        }
+    }
+
+    fn request(alert: &AlertEvent) -> IssueRequest<'_> {
+        IssueRequest {
+            receiver: "backlog",
+            alert,
+            action: IssueAction::Open,
+            on_resolved: OnResolved::Close,
+            subject_labels: &[],
+        }
+    }
+
+    #[tokio::test]
+    async fn filing_adopts_this_receivers_open_issue_over_a_closed_one() {
+        let alert = alert();
+        let tracker = FakeTracker::default();
+        *tracker.issues.lock().expect("lock") = vec![
+            existing("1", false, "backlog", &alert),
+            existing("2", true, "backlog", &alert),
+            existing("3", true, "other-receiver", &alert),
+        ];
+        let outcome = carry_out(&tracker, None, &request(&alert)).await;
+        assert!(
+            matches!(outcome, Ok(IssueOutcome::Adopted(ref i)) if i.id == "2"),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn filing_creates_when_only_other_receivers_have_an_issue() {
+        let alert = alert();
+        let tracker = FakeTracker::default();
+        *tracker.issues.lock().expect("lock") = vec![existing("1", true, "other-receiver", &alert)];
+        let outcome = carry_out(&tracker, None, &request(&alert)).await;
+        assert!(
+            matches!(outcome, Ok(IssueOutcome::Filed(ref i)) if i.id == "2"),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn closing_is_recorded_before_the_resolution_note() {
+        let ctx = OutcomeContext {
+            request_id: Uuid::nil(),
+            fingerprint: "f",
+            receiver: "r",
+            integration: "redmine_configs[0]",
+            tracker: "redmine",
+        };
+        let outcome = IssueOutcome::Resolved {
+            issue_id: "7".into(),
+            closed: true,
+            occurrences: 2,
+        };
+        let types: Vec<&str> = outcome_events(&ctx, &outcome)
+            .iter()
+            .map(|e| e.type_name())
+            .collect();
+        assert_eq!(types, ["IssueClosed", "IssueCommented"]);
+    }
+}
