@@ -356,3 +356,39 @@ async fn send_resolved_false_keeps_resolutions_quiet() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].2["status"], "firing");
 }
+
+#[tokio::test]
+async fn shutdown_during_a_backoff_leaves_the_alert_for_the_next_start() {
+    let (url, server) = serve(&[(503, None)]).await;
+    let test_log = open_log(1).await;
+    let log = &test_log.log;
+    append_alert(log, EventPayload::AlertFiring(scale_up_alert())).await;
+    let mut slow = config(&url, true);
+    slow.delivery.initial_backoff = Duration::from_secs(60);
+    slow.delivery.deadline = Duration::from_secs(600);
+
+    let running = start(log, slow);
+    wait_for_outcomes(log, WAIT, |o| count(o, "ActionFailed") == 1).await;
+    let asked = Instant::now();
+    running.stop().await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "shutdown waited for the backoff"
+    );
+    let committed = log
+        .committed(CONSUMER_GROUP, &Topic::Alerts.name(PREFIX), 0)
+        .await
+        .expect("committed");
+    assert_eq!(
+        committed.map_or(0, |c| c.next_offset),
+        0,
+        "the unfinished record was committed"
+    );
+
+    // The next start retries it and delivers.
+    let running = start(log, config(&url, true));
+    wait_for_outcomes(log, WAIT, |o| count(o, "WebhookDelivered") == 1).await;
+    wait_until_caught_up(log, WAIT).await;
+    running.stop().await;
+    assert_eq!(received(&server).len(), 2);
+}
