@@ -122,6 +122,7 @@ impl Default for Config {
         // An empty document takes every default.
         let mut config: Config = serde_yaml::from_str("{}").expect("empty config parses");
         config.base_dir = PathBuf::from(".");
+        config.validate().expect("the default config is valid");
         config
     }
 }

@@ -1,1 +1,0 @@
-//! end-to-end tests against real peers (see tests/e2e_*.rs)
