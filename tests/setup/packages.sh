@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite runs against, when missing:
+# Prometheus 2.42 and promtool (package `prometheus`) as a real remote-write
+# sender and the oracle for rule checks. Redmine has its own script.
+set -euo pipefail
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "packages.sh: installing ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    $(printf '%s\n' "${missing[@]}" | sort -u)
+fi
+prometheus --version 2>&1 | head -1
