@@ -46,7 +46,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
                 .position(|(u, _)| rest.starts_with(u))
                 .ok_or_else(err)?
         };
-        if unit_index < last_unit || (unit_index == last_unit && total_ms > 0) {
+        // Each unit at most once, in descending order.
+        if unit_index < last_unit {
             return Err(err());
         }
         last_unit = unit_index + 1;
