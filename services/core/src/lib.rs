@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod events;
 pub mod labels;
 pub mod remote_write;
+pub mod remote_write_walk;
 pub mod time;
 pub mod topics;
 

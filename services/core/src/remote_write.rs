@@ -79,6 +79,8 @@ pub enum RemoteWriteError {
     Protobuf(#[from] prost::DecodeError),
     #[error("decompressed body of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
+    #[error("protobuf: {0}")]
+    Wire(&'static str),
     #[error("series {index} has no __name__ label")]
     MissingName { index: usize },
     #[error("series {index}: label names must be sorted and unique, {name:?} is not")]
@@ -107,27 +109,42 @@ pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, RemoteWriteErro
 /// its label names are valid, sorted and unique.
 pub fn validate(request: &WriteRequest) -> Result<(), RemoteWriteError> {
     for (index, series) in request.timeseries.iter().enumerate() {
-        let mut previous: Option<&str> = None;
-        let mut named = false;
-        for label in &series.labels {
-            if !is_valid_label_name(&label.name) {
-                return Err(RemoteWriteError::InvalidLabelName {
-                    index,
-                    name: label.name.clone(),
-                });
-            }
-            if previous.is_some_and(|p| p >= label.name.as_str()) {
-                return Err(RemoteWriteError::UnsortedLabels {
-                    index,
-                    name: label.name.clone(),
-                });
-            }
-            named |= label.name == "__name__" && !label.value.is_empty();
-            previous = Some(&label.name);
+        validate_labels(
+            index,
+            series
+                .labels
+                .iter()
+                .map(|l| (l.name.as_str(), l.value.as_str())),
+        )?;
+    }
+    Ok(())
+}
+
+/// The label checks of one series (index `index` in its request).
+pub fn validate_labels<'a>(
+    index: usize,
+    labels: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<(), RemoteWriteError> {
+    let mut previous: Option<&str> = None;
+    let mut named = false;
+    for (name, value) in labels {
+        if !is_valid_label_name(name) {
+            return Err(RemoteWriteError::InvalidLabelName {
+                index,
+                name: name.to_string(),
+            });
         }
-        if !named {
-            return Err(RemoteWriteError::MissingName { index });
+        if previous.is_some_and(|p| p >= name) {
+            return Err(RemoteWriteError::UnsortedLabels {
+                index,
+                name: name.to_string(),
+            });
         }
+        named |= name == "__name__" && !value.is_empty();
+        previous = Some(name);
+    }
+    if !named {
+        return Err(RemoteWriteError::MissingName { index });
     }
     Ok(())
 }

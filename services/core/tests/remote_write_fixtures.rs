@@ -66,3 +66,81 @@ fn a_body_that_inflates_past_the_limit_is_refused_before_decompressing() {
     let err = decode(&body, 1000).unwrap_err();
     assert!(err.to_string().contains("exceeds the limit"), "{err}");
 }
+
+#[test]
+fn the_zero_copy_walk_agrees_with_the_prost_decode_on_every_fixture() {
+    use closeloop_core::remote_write::decompress;
+    use closeloop_core::remote_write_walk::validate_walk;
+    let dir = testdata().join("prometheus-2.42/stream");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.extend(
+        [
+            "sample.remote_write.bin",
+            "sample.remote_write.metadata.bin",
+            "sample.remote_write.with_stale_marker.bin",
+        ]
+        .map(|f| testdata().join("prometheus-2.42").join(f)),
+    );
+    for file in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+    {
+        let body = std::fs::read(file).unwrap();
+        let request = decode(&body, 64 << 20).unwrap();
+        let raw = decompress(&body, 64 << 20).unwrap();
+        let mut walked = Vec::new();
+        let summary = closeloop_core::remote_write_walk::walk(&raw, |_, s| {
+            let labels: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            let samples: Vec<(i64, u64)> = s
+                .samples
+                .iter()
+                .map(|x| (x.timestamp, x.value.to_bits()))
+                .collect();
+            walked.push((labels, samples));
+            Ok(())
+        })
+        .unwrap();
+        validate_walk(&raw).unwrap();
+        assert_eq!(summary.series as usize, request.timeseries.len());
+        assert_eq!(summary.metadata as usize, request.metadata.len());
+        for (series, (labels, samples)) in request.timeseries.iter().zip(&walked) {
+            let expected: Vec<(String, String)> = series
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect();
+            assert_eq!(&expected, labels);
+            let expected: Vec<(i64, u64)> = series
+                .samples
+                .iter()
+                .map(|x| (x.timestamp, x.value.to_bits()))
+                .collect();
+            assert_eq!(&expected, samples, "stale markers keep their exact bits");
+        }
+    }
+}
+
+#[test]
+fn the_walk_refuses_truncated_and_malformed_bodies_without_panicking() {
+    use closeloop_core::remote_write::decompress;
+    use closeloop_core::remote_write_walk::validate_walk;
+    let body = std::fs::read(testdata().join("prometheus-2.42/sample.remote_write.bin")).unwrap();
+    let raw = decompress(&body, 64 << 20).unwrap();
+    for cut in [1, 2, 7, 100, raw.len() / 2, raw.len() - 1] {
+        assert!(validate_walk(&raw[..cut]).is_err(), "cut at {cut}");
+    }
+    for garbage in [
+        &[0xffu8; 16][..],
+        &[0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f],
+        &[0x08],
+    ] {
+        assert!(validate_walk(garbage).is_err());
+    }
+}

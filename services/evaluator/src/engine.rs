@@ -9,10 +9,12 @@ use crate::metrics;
 use crate::retention::reach_ms;
 use crate::rules::{Rule, RuleGroup};
 use closeloop_core::events::DeployRecorded;
-use closeloop_core::remote_write::WriteRequest;
-use closeloop_core::{EventPayload, LabelSet};
+use closeloop_core::remote_write::RemoteWriteError;
+use closeloop_core::remote_write_walk::walk;
+use closeloop_core::{fingerprint_sorted, EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, EvalOptions, Labels, Storage, Value};
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -62,6 +64,8 @@ pub struct Evaluator {
     retention_ms: i64,
     deploy_series_tick: Option<i64>,
     options: EvalOptions,
+    /// Label sets of recently seen series by fingerprint.
+    label_cache: HashMap<u64, Labels>,
 }
 
 impl Evaluator {
@@ -103,6 +107,7 @@ impl Evaluator {
             deploys: DeployTracker::default(),
             deploy_series_tick: None,
             options,
+            label_cache: HashMap::new(),
         }
     }
 
@@ -115,18 +120,29 @@ impl Evaluator {
         &self.storage
     }
 
-    pub fn append_samples(&mut self, request: &WriteRequest) {
-        for series in &request.timeseries {
-            let labels = Labels::from_pairs(
-                series
-                    .labels
-                    .iter()
-                    .map(|l| (l.name.as_str(), l.value.as_str())),
-            );
-            for sample in &series.samples {
-                self.storage.append(&labels, sample.timestamp, sample.value);
-            }
+    /// Appends every sample of a decompressed remote-write body, reusing
+    /// the label sets of series already seen instead of rebuilding them.
+    pub fn append_remote_write(&mut self, raw: &[u8]) -> Result<(), RemoteWriteError> {
+        let (storage, cache) = (&mut self.storage, &mut self.label_cache);
+        if cache.len() > 2 * storage.series_count() + 1024 {
+            cache.clear();
         }
+        walk(raw, |_, series| {
+            let hash = fingerprint_sorted(series.labels.iter().copied()).0;
+            let labels = match cache.get(&hash) {
+                Some(labels) if labels.iter().eq(series.labels.iter().copied()) => labels.clone(),
+                _ => {
+                    let labels = Labels::from_pairs(series.labels.iter().copied());
+                    cache.insert(hash, labels.clone());
+                    labels
+                }
+            };
+            for sample in series.samples {
+                storage.append(&labels, sample.timestamp, sample.value);
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 
     pub fn record_deploy(&mut self, id: Uuid, deploy: &DeployRecorded, occurred_at_ms: i64) {

@@ -221,9 +221,10 @@ impl Runner {
                     continue;
                 };
                 if let EventPayload::SamplesReceived(batch) = &event.payload {
-                    match remote_write::decode(&batch.body, MAX_DECODED) {
-                        Ok(request) => {
-                            self.evaluator.append_samples(&request);
+                    let appended = remote_write::decompress(&batch.body, MAX_DECODED)
+                        .and_then(|raw| self.evaluator.append_remote_write(&raw));
+                    match appended {
+                        Ok(()) => {
                             if let Some(max) = batch.max_timestamp_ms {
                                 self.newest_sample_ms = self.newest_sample_ms.max(max);
                             }

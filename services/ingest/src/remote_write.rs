@@ -12,6 +12,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use closeloop_core::events::{SamplesReceived, REMOTE_WRITE_V1_SNAPPY};
 use closeloop_core::remote_write::{self, RemoteWriteError};
+use closeloop_core::remote_write_walk;
 use closeloop_core::time::from_millis;
 use closeloop_core::topics::Topic;
 use closeloop_core::{fingerprint_sorted, Event, EventPayload};
@@ -45,46 +46,37 @@ async fn accept(
     let body = body.map_err(body_rejection)?;
     metrics::RECEIVED_BYTES.inc_by(body.len() as u64);
     check_headers(headers)?;
-    let request =
-        remote_write::decode(&body, state.limits.max_decoded_bytes).map_err(|err| match err {
-            RemoteWriteError::TooLarge { .. } => IngestError::TooLarge(err.to_string()),
-            other => IngestError::BadRequest(other.to_string()),
-        })?;
-    remote_write::validate(&request).map_err(|e| IngestError::BadRequest(e.to_string()))?;
-
-    let mut samples = 0u32;
-    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
-    for series in &request.timeseries {
-        for sample in &series.samples {
-            samples += 1;
-            min_ts = min_ts.min(sample.timestamp);
-            max_ts = max_ts.max(sample.timestamp);
+    let raw =
+        remote_write::decompress(&body, state.limits.max_decoded_bytes).map_err(
+            |err| match err {
+                RemoteWriteError::TooLarge { .. } => IngestError::TooLarge(err.to_string()),
+                other => IngestError::BadRequest(other.to_string()),
+            },
+        )?;
+    let mut key = None;
+    let summary = remote_write_walk::walk(&raw, |index, series| {
+        remote_write::validate_labels(index, series.labels.iter().copied())?;
+        // Prometheus shards by series, so the first series stands for the batch.
+        if key.is_none() {
+            key = Some(fingerprint_sorted(series.labels.iter().copied()).to_string());
         }
-    }
+        Ok(())
+    })
+    .map_err(|e| IngestError::BadRequest(e.to_string()))?;
+
     let now = (state.clock)();
-    let has_samples = samples > 0;
     // Event time of a batch is its newest sample; metadata-only requests
     // carry no time of their own, so they take the time they arrived.
-    let occurred_at = if has_samples {
-        from_millis(max_ts)
-    } else {
-        now
-    };
-    // Prometheus shards by series, so the first series stands for the batch.
-    let key = request
-        .timeseries
-        .first()
-        .map(|s| fingerprint_sorted(s.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))))
-        .map(|fp| fp.to_string())
-        .unwrap_or_else(|| "metadata".to_string());
+    let occurred_at = summary.max_timestamp_ms.map(from_millis).unwrap_or(now);
+    let key = key.unwrap_or_else(|| "metadata".to_string());
     let payload = SamplesReceived {
         format: REMOTE_WRITE_V1_SNAPPY.to_string(),
         body,
-        series: request.timeseries.len() as u32,
-        samples,
-        metadata: request.metadata.len() as u32,
-        min_timestamp_ms: has_samples.then_some(min_ts),
-        max_timestamp_ms: has_samples.then_some(max_ts),
+        series: summary.series,
+        samples: summary.samples,
+        metadata: summary.metadata,
+        min_timestamp_ms: summary.min_timestamp_ms,
+        max_timestamp_ms: summary.max_timestamp_ms,
     };
     let event = Event::new(
         EventPayload::SamplesReceived(payload),
@@ -104,7 +96,7 @@ async fn accept(
     metrics::APPEND_DURATION
         .with_label_values(&[&topic])
         .observe(started.elapsed().as_secs_f64());
-    metrics::SAMPLES.inc_by(u64::from(samples));
+    metrics::SAMPLES.inc_by(u64::from(summary.samples));
     Ok(())
 }
 
