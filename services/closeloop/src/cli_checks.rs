@@ -1,4 +1,5 @@
-//! The offline commands: `rules check`, `promql test`, `config check`.
+//! The offline commands: `rules check`, `rules test`, `promql test`,
+//! `config check`.
 //! Each prints a verdict per input and returns whether all passed.
 
 use crate::config::Config;
@@ -23,6 +24,19 @@ pub fn rules_check(files: &[PathBuf]) -> Result<bool> {
         }
     }
     Ok(all_ok)
+}
+
+/// Runs promtool-format rule unit tests; the last line counts test groups.
+pub fn rules_test(files: &[PathBuf]) -> Result<bool> {
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for file in files {
+        let report = closeloop_evaluator::unit_test::run_test_file(file);
+        println!("{}", report.render());
+        passed += report.groups_passed();
+        failed += report.groups_failed();
+    }
+    println!("{passed} passed, {failed} failed");
+    Ok(failed == 0)
 }
 
 pub fn promql_test(files: &[PathBuf]) -> Result<bool> {

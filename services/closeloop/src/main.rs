@@ -27,7 +27,7 @@ struct Cli {
 enum Command {
     /// Run closeloop (all roles in one process by default).
     Serve(ServeArgs),
-    /// Prometheus rule files: check them.
+    /// Prometheus rule files: check them, run their unit tests.
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
@@ -68,6 +68,9 @@ pub struct ServeArgs {
 enum RulesCommand {
     /// Check rule files as `promtool check rules` does.
     Check { files: Vec<PathBuf> },
+    /// Run rule unit-test files as `promtool test rules` does; exit 1 if
+    /// any test group failed.
+    Test { files: Vec<PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -95,6 +98,9 @@ fn main() -> ExitCode {
         Command::Rules {
             command: RulesCommand::Check { files },
         } => cli_checks::rules_check(&files),
+        Command::Rules {
+            command: RulesCommand::Test { files },
+        } => cli_checks::rules_test(&files),
         Command::Promql {
             command: PromqlCommand::Test { files },
         } => cli_checks::promql_test(&files),

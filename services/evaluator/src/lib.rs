@@ -11,6 +11,7 @@ pub mod retention;
 pub mod rules;
 pub mod runner;
 pub mod template;
+pub mod unit_test;
 
 pub use engine::{Decision, Evaluator, EvaluatorConfig};
 pub use rules::{load_rule_file, parse_rule_file, RuleGroup};

@@ -6,7 +6,7 @@
 
 mod compare;
 mod script;
-mod series;
+pub mod series;
 
 use std::fmt;
 

@@ -4,7 +4,7 @@ use crate::labels::{Labels, METRIC_NAME};
 
 /// One entry of an expanded value sequence.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum SeqValue {
+pub enum SeqValue {
     Value(f64),
     Omitted,
     Stale,
@@ -78,7 +78,7 @@ fn parse_decimal(s: &str) -> Option<f64> {
 }
 
 /// Splits `name{labels} values...` into its labels and the rest of the line.
-pub(crate) fn parse_series_desc(line: &str) -> Result<(Labels, &str), String> {
+pub fn parse_series_desc(line: &str) -> Result<(Labels, &str), String> {
     let s = line.trim_start();
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -224,7 +224,7 @@ fn mask_histograms(text: &str) -> String {
 
 /// Expands `1 2+3x4 _ _x2 stale` into values. Native histogram samples
 /// become [`SeqValue::Omitted`]: this engine stores floats only.
-pub(crate) fn parse_values(text: &str) -> Result<Vec<SeqValue>, String> {
+pub fn parse_values(text: &str) -> Result<Vec<SeqValue>, String> {
     let mut out = Vec::new();
     let masked = mask_histograms(text);
     for token in masked.split_whitespace() {

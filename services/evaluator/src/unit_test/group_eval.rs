@@ -1,0 +1,205 @@
+//! One rule group evaluated at one instant over a test's storage, as
+//! Prometheus' `Group.Eval` does: rules in order, each rule's output written
+//! back before the next rule runs (so recording rules feed later rules),
+//! alerting rules writing `ALERTS` and `ALERTS_FOR_STATE`, and a stale
+//! marker for every series a rule wrote last time but not this time.
+//! The alert state machine itself is `alerting::eval_alerting_rule`.
+
+use crate::alerting::{eval_alerting_rule, ActiveState, AlertContext, AlertRuleState};
+use crate::rules::{Rule, RuleGroup};
+use closeloop_core::LabelSet;
+use closeloop_promql::{eval_instant, stale_marker, EvalOptions, Labels, Storage, Value};
+use std::collections::HashSet;
+
+/// What every rule of a test sees besides the storage.
+pub(crate) struct EvalEnv<'a> {
+    pub external_labels: &'a LabelSet,
+    pub external_url: &'a str,
+    pub options: &'a EvalOptions,
+}
+
+/// A rule that failed at an evaluation, for promtool's `rule: ..., err: ...`.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleFailure {
+    pub rule: String,
+    pub message: String,
+}
+
+pub(crate) struct GroupRun {
+    pub group: RuleGroup,
+    /// One per rule; unused for recording rules.
+    alert_states: Vec<AlertRuleState>,
+    /// The series each rule wrote at its previous evaluation.
+    previous_series: Vec<HashSet<Labels>>,
+}
+
+impl GroupRun {
+    pub fn new(group: RuleGroup) -> Self {
+        let count = group.rules.len();
+        GroupRun {
+            group,
+            alert_states: vec![AlertRuleState::default(); count],
+            previous_series: vec![HashSet::new(); count],
+        }
+    }
+
+    /// Evaluates every rule at `ts_ms` and returns the rules that failed.
+    pub fn eval(
+        &mut self,
+        storage: &mut Storage,
+        ts_ms: i64,
+        env: &EvalEnv<'_>,
+    ) -> Vec<RuleFailure> {
+        let mut failures = Vec::new();
+        // Prometheus 3 evaluates at `ts - query_offset` and writes the
+        // results there; the alert clock still runs at `ts`.
+        let query_ts = ts_ms - self.group.query_offset.as_millis() as i64;
+        for index in 0..self.group.rules.len() {
+            let written = match self.eval_rule(index, storage, ts_ms, query_ts, env) {
+                Ok(written) => written,
+                Err(message) => {
+                    failures.push(RuleFailure {
+                        rule: rule_name(&self.group.rules[index]).to_string(),
+                        message,
+                    });
+                    // Prometheus returns before its staleness bookkeeping.
+                    continue;
+                }
+            };
+            let mut current = HashSet::with_capacity(written.len());
+            for (labels, value) in written {
+                storage.append(&labels, query_ts, value);
+                current.insert(labels);
+            }
+            for gone in self.previous_series[index].difference(&current) {
+                storage.append(gone, query_ts, stale_marker());
+            }
+            self.previous_series[index] = current;
+        }
+        failures
+    }
+
+    /// The firing alerts of the alerting rules named `alertname`, with
+    /// their labels and expanded annotations.
+    pub fn firing_alerts(&self, alertname: &str) -> Vec<(LabelSet, LabelSet)> {
+        let mut out = Vec::new();
+        for (rule, state) in self.group.rules.iter().zip(&self.alert_states) {
+            let Rule::Alerting(rule) = rule else { continue };
+            if rule.name != alertname {
+                continue;
+            }
+            for alert in state.active.values() {
+                if alert.state == ActiveState::Firing {
+                    out.push((alert.labels.clone(), alert.annotations.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Evaluates one rule and returns the samples it writes.
+    fn eval_rule(
+        &mut self,
+        index: usize,
+        storage: &Storage,
+        ts_ms: i64,
+        query_ts: i64,
+        env: &EvalEnv<'_>,
+    ) -> Result<Vec<(Labels, f64)>, String> {
+        let limit = self.group.limit;
+        match &self.group.rules[index] {
+            Rule::Recording(rule) => {
+                let result = eval_instant(storage, &rule.expr, query_ts, env.options)
+                    .map_err(|e| e.to_string())?;
+                let mut out = Vec::new();
+                for (labels, value) in query_samples(result)? {
+                    let mut labels = labels.with("__name__", &rule.name);
+                    for (name, value) in &rule.labels {
+                        labels = labels.with(name, value);
+                    }
+                    out.push((labels, value));
+                }
+                let mut seen = HashSet::with_capacity(out.len());
+                if !out.iter().all(|(labels, _)| seen.insert(labels.clone())) {
+                    return Err(
+                        "vector contains metrics with the same labelset after applying rule labels"
+                            .into(),
+                    );
+                }
+                if limit > 0 && out.len() as u64 > limit {
+                    return Err(format!(
+                        "exceeded limit of {limit} with {} series",
+                        out.len()
+                    ));
+                }
+                Ok(out)
+            }
+            Rule::Alerting(rule) => {
+                let result = eval_instant(storage, &rule.expr, query_ts, env.options)
+                    .map_err(|e| e.to_string())?;
+                let samples: Vec<(LabelSet, f64)> = query_samples(result)?
+                    .into_iter()
+                    .map(|(labels, value)| {
+                        let map = labels
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect();
+                        (map, value)
+                    })
+                    .collect();
+                let no_suspects = |_: &LabelSet, _: i64| Vec::new();
+                let ctx = AlertContext {
+                    group: &self.group.name,
+                    external_labels: env.external_labels,
+                    external_url: env.external_url,
+                    suspects: &no_suspects,
+                };
+                let state = &mut self.alert_states[index];
+                eval_alerting_rule(rule, state, samples, ts_ms, limit, &ctx)
+                    .map_err(|e| e.to_string())?;
+                Ok(alert_series(&rule.name, state))
+            }
+        }
+    }
+}
+
+/// `ALERTS{alertstate=...} 1` and `ALERTS_FOR_STATE <active since, s>` for
+/// each pending or firing alert, as Prometheus writes them.
+fn alert_series(alertname: &str, state: &AlertRuleState) -> Vec<(Labels, f64)> {
+    let mut out = Vec::with_capacity(state.active.len() * 2);
+    for alert in state.active.values() {
+        let labels = Labels::from_pairs(alert.labels.iter()).with("alertname", alertname);
+        let alertstate = match alert.state {
+            ActiveState::Pending => "pending",
+            ActiveState::Firing => "firing",
+        };
+        out.push((
+            labels
+                .with("__name__", "ALERTS")
+                .with("alertstate", alertstate),
+            1.0,
+        ));
+        out.push((
+            labels.with("__name__", "ALERTS_FOR_STATE"),
+            (alert.active_at_ms / 1000) as f64,
+        ));
+    }
+    out
+}
+
+/// A rule's query result as samples; a scalar is one unlabelled sample,
+/// as in Prometheus' `EngineQueryFunc`.
+pub(crate) fn query_samples(value: Value) -> Result<Vec<(Labels, f64)>, String> {
+    match value {
+        Value::Vector(samples) => Ok(samples.into_iter().map(|s| (s.labels, s.value)).collect()),
+        Value::Scalar(v) => Ok(vec![(Labels::empty(), v)]),
+        Value::String(_) | Value::Matrix(_) => Err("rule result is not a vector or scalar".into()),
+    }
+}
+
+fn rule_name(rule: &Rule) -> &str {
+    match rule {
+        Rule::Alerting(r) => &r.name,
+        Rule::Recording(r) => &r.name,
+    }
+}
