@@ -1,11 +1,13 @@
 //! The event log: topics split into partitions, keyed appends that return
 //! only once the records are durable, reads by offset, and consumer groups
 //! with committed positions. Two backends implement [`EventLog`]: the
-//! embedded one (files in the data dir) and, later, Kafka. Payloads are
+//! embedded one (files in the data dir) and Kafka (feature `kafka`). Payloads are
 //! opaque bytes here; `closeloop-core` knows what they mean.
 
 pub mod embedded;
 mod error;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "testsuite")]
 #[doc(hidden)]
 pub mod testsuite;

@@ -1,0 +1,367 @@
+//! The Kafka backend: the event log on any Kafka-protocol broker, through
+//! librdkafka, for distributed mode.
+//!
+//! Appends go through one idempotent producer (`acks=all`) and return once
+//! every record's delivery report is in; the partition is picked here with
+//! [`partition_for_key`], not by librdkafka's partitioner, so a key lands in
+//! the same partition as on the embedded log. Reads assign a consumer to
+//! the partition at the requested offset (module `reader`); consumer group
+//! positions are Kafka committed offsets with metadata (module `groups`).
+//! Kafka transactions are not used: delivery is at-least-once and effects
+//! are idempotent downstream.
+
+mod errors;
+mod groups;
+mod options;
+mod reader;
+mod topics;
+
+pub use options::{KafkaOptions, RESERVED_PROPERTIES};
+
+use crate::{
+    partition_for_key, CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord,
+};
+use async_trait::async_trait;
+use errors::{is_fatal, is_unknown_topic, log_error};
+use groups::Groups;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use reader::{ReadRequest, Readers};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::time::Instant;
+use topics::{validate_name, Topics};
+
+/// The event log on Kafka. One per process: it holds a producer, an admin
+/// client, idle partition readers and a consumer per group, each a
+/// librdkafka client with its own broker connections.
+pub struct KafkaLog {
+    options: KafkaOptions,
+    /// Replaced when librdkafka declares it fatally failed (see
+    /// [`KafkaLog::replace_failed_producer`]).
+    producer: RwLock<Arc<FutureProducer>>,
+    topics: Topics,
+    readers: Readers,
+    groups: Groups,
+    /// The highest end offset seen per partition, from delivery reports and
+    /// watermark lookups: records below it exist, records above it need a
+    /// watermark lookup before a read is refused as past the end.
+    known_ends: Mutex<HashMap<(String, u32), Offset>>,
+}
+
+impl std::fmt::Debug for KafkaLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaLog")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaLog {
+    /// Creates the clients and checks that a broker answers within the
+    /// request timeout (`Unavailable` otherwise), so a wrong address shows
+    /// at start rather than at the first append. Bad options or
+    /// pass-through properties are `Invalid`.
+    pub async fn connect(options: KafkaOptions) -> Result<Self, LogError> {
+        options.validate()?;
+        let producer: FutureProducer = options
+            .producer_config()
+            .create()
+            .map_err(|error| log_error("creating the producer", &error))?;
+        let admin: AdminClient<DefaultClientContext> = options
+            .admin_config()
+            .create()
+            .map_err(|error| log_error("creating the admin client", &error))?;
+        let admin = Arc::new(admin);
+        let brokers = options.brokers.join(",");
+        let probe = Arc::clone(&admin);
+        let timeout = options.request_timeout;
+        // Cluster metadata is the cheapest request that proves a broker
+        // answers; librdkafka's call blocks its thread.
+        let metadata =
+            tokio::task::spawn_blocking(move || probe.inner().fetch_metadata(None, timeout))
+                .await
+                .map_err(|error| LogError::Unavailable(format!("metadata task failed: {error}")))?
+                .map_err(|error| {
+                    log_error(&format!("no Kafka broker answered at {brokers}"), &error)
+                })?;
+        tracing::info!(
+            brokers = %brokers,
+            cluster_brokers = metadata.brokers().len(),
+            "kafka log connected"
+        );
+        Ok(Self {
+            topics: Topics::new(admin, &options),
+            readers: Readers::new(options.reader_config(), options.max_idle_readers),
+            groups: Groups::new(options.clone()),
+            producer: RwLock::new(Arc::new(producer)),
+            known_ends: Mutex::new(HashMap::new()),
+            options,
+        })
+    }
+
+    fn producer(&self) -> Arc<FutureProducer> {
+        Arc::clone(
+            &self
+                .producer
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// An idempotent producer that hit a fatal error (a sequence gap it
+    /// cannot explain, e.g. after a broker lost acknowledged data) refuses
+    /// everything from then on; a fresh one gets a new producer id, so
+    /// appends recover without a restart of the process.
+    fn replace_failed_producer(&self, failed: &Arc<FutureProducer>) {
+        let reason = failed.client().fatal_error().map_or_else(
+            || "unknown".to_string(),
+            |(code, why)| format!("{code}: {why}"),
+        );
+        let mut current = self
+            .producer
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !Arc::ptr_eq(&current, failed) {
+            return; // another append replaced it already
+        }
+        match self.options.producer_config().create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::warn!(%reason, "kafka producer failed fatally; replaced");
+                *current = Arc::new(fresh);
+            }
+            Err(error) => {
+                tracing::error!(%reason, %error, "kafka producer failed fatally; replacing it failed");
+            }
+        }
+    }
+
+    /// Forgets what is cached about a topic the brokers no longer know.
+    fn forget_topic(&self, topic: &str) {
+        self.topics.forget(topic);
+        self.lock_ends().retain(|(name, _), _| name != topic);
+    }
+
+    fn after_failure(&self, topic: &str, producer: &Arc<FutureProducer>, error: &KafkaError) {
+        if is_fatal(error) {
+            self.replace_failed_producer(producer);
+        } else if is_unknown_topic(error) {
+            self.forget_topic(topic);
+        }
+    }
+
+    async fn enqueue(
+        &self,
+        producer: &Arc<FutureProducer>,
+        topic: &str,
+        partition: u32,
+        record: &NewRecord,
+        deadline: Instant,
+    ) -> Result<DeliveryFuture, LogError> {
+        let partition_i32 = partition_i32(partition)?;
+        loop {
+            let message = FutureRecord::to(topic)
+                .partition(partition_i32)
+                .key(&record.key[..])
+                .payload(&record.value[..])
+                .timestamp(record.timestamp_ms);
+            match producer.send_result(message) {
+                Ok(delivery) => return Ok(delivery),
+                // The local queue is full: wait for deliveries to drain it,
+                // within the append's own time budget.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((error, _)) => {
+                    self.after_failure(topic, producer, &error);
+                    return Err(log_error(&format!("append to {topic}"), &error));
+                }
+            }
+        }
+    }
+
+    async fn check_partition(&self, topic: &str, partition: u32) -> Result<(), LogError> {
+        let partitions = self.topics.partitions(topic).await?;
+        if partition >= partitions {
+            return Err(LogError::Invalid(format!(
+                "topic {topic} has {partitions} partitions, no partition {partition}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn known_end(&self, topic: &str, partition: u32) -> Offset {
+        self.lock_ends()
+            .get(&(topic.to_string(), partition))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn note_end(&self, topic: &str, partition: u32, end: Offset) {
+        let mut ends = self.lock_ends();
+        let known = ends.entry((topic.to_string(), partition)).or_insert(0);
+        *known = (*known).max(end);
+    }
+
+    fn lock_ends(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Offset>> {
+        self.known_ends
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl EventLog for KafkaLog {
+    async fn append(
+        &self,
+        topic: &str,
+        records: Vec<NewRecord>,
+    ) -> Result<Vec<(u32, Offset)>, LogError> {
+        let partitions = self.topics.partitions(topic).await?;
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let producer = self.producer();
+        let deadline = Instant::now() + self.options.append_timeout;
+        // Queue every record before awaiting any, so they share requests.
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in &records {
+            let partition = partition_for_key(&record.key, partitions);
+            let delivery = self
+                .enqueue(&producer, topic, partition, record, deadline)
+                .await?;
+            deliveries.push((partition, delivery));
+        }
+        let mut placed = Vec::with_capacity(deliveries.len());
+        for (partition, delivery) in deliveries {
+            let delivered = match delivery.await {
+                Ok(Ok(delivered)) => delivered,
+                Ok(Err((error, _))) => {
+                    self.after_failure(topic, &producer, &error);
+                    tracing::warn!(topic, partition, %error, "append failed");
+                    return Err(log_error(&format!("append to {topic}"), &error));
+                }
+                Err(_canceled) => {
+                    return Err(LogError::Unavailable(format!(
+                        "append to {topic}: the producer shut down before the delivery report"
+                    )))
+                }
+            };
+            let offset = u64::try_from(delivered.offset).map_err(|_| {
+                LogError::Unavailable(format!(
+                    "append to {topic}: delivery report without an offset"
+                ))
+            })?;
+            placed.push((partition, offset));
+        }
+        let mut ends: HashMap<u32, Offset> = HashMap::new();
+        for (partition, offset) in &placed {
+            let end = ends.entry(*partition).or_insert(0);
+            *end = (*end).max(offset + 1);
+        }
+        for (partition, end) in ends {
+            self.note_end(topic, partition, end);
+        }
+        Ok(placed)
+    }
+
+    async fn partitions(&self, topic: &str) -> Result<u32, LogError> {
+        self.topics.partitions(topic).await
+    }
+
+    async fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: Offset,
+        max_records: usize,
+        wait: Duration,
+    ) -> Result<Vec<StoredRecord>, LogError> {
+        self.check_partition(topic, partition).await?;
+        let mut known_end = self.known_end(topic, partition);
+        if from > known_end {
+            known_end = self.end_offset(topic, partition).await?;
+            if from > known_end {
+                return Err(LogError::Invalid(format!(
+                    "{topic}/{partition}: offset {from} is past the end offset {known_end}"
+                )));
+            }
+        }
+        if max_records == 0 {
+            return Ok(Vec::new());
+        }
+        let request = ReadRequest {
+            from,
+            max_records,
+            wait,
+            known_end,
+            fetch_timeout: self.options.request_timeout,
+        };
+        let result = self.readers.read(topic, partition, request).await;
+        if let Err(LogError::Invalid(why)) = &result {
+            tracing::debug!(topic, partition, from, %why, "read refused");
+        }
+        result
+    }
+
+    async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
+        self.check_partition(topic, partition).await?;
+        let admin = Arc::clone(self.topics.client());
+        let name = topic.to_string();
+        let partition_i32 = partition_i32(partition)?;
+        let timeout = self.options.request_timeout;
+        let watermarks = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_watermarks(&name, partition_i32, timeout)
+        })
+        .await
+        .map_err(|error| LogError::Unavailable(format!("watermark task failed: {error}")))?;
+        let (_low, high) = watermarks.map_err(|error| {
+            if is_unknown_topic(&error) {
+                self.forget_topic(topic);
+            }
+            log_error(&format!("end offset of {topic}/{partition}"), &error)
+        })?;
+        let end = u64::try_from(high).map_err(|_| {
+            LogError::Unavailable(format!("end offset of {topic}/{partition}: got {high}"))
+        })?;
+        self.note_end(topic, partition, end);
+        Ok(end)
+    }
+
+    async fn commit(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+        position: CommittedPosition,
+    ) -> Result<(), LogError> {
+        validate_name("group", group)?;
+        // Brokers refuse offsets of topics they do not know, so the topic
+        // is created first, as the embedded log does.
+        self.check_partition(topic, partition).await?;
+        self.groups.commit(group, topic, partition, position).await
+    }
+
+    async fn committed(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: u32,
+    ) -> Result<Option<CommittedPosition>, LogError> {
+        validate_name("group", group)?;
+        self.check_partition(topic, partition).await?;
+        self.groups.committed(group, topic, partition).await
+    }
+}
+
+fn partition_i32(partition: u32) -> Result<i32, LogError> {
+    i32::try_from(partition)
+        .map_err(|_| LogError::Invalid(format!("partition {partition} out of range")))
+}
