@@ -22,8 +22,9 @@ struct GroupDoc {
     name: String,
     interval: Option<String>,
     query_offset: Option<String>,
+    /// Prometheus reads an int; zero or less means no limit.
     #[serde(default)]
-    limit: u64,
+    limit: i64,
     #[serde(default)]
     labels: LabelSet,
     #[serde(default)]
@@ -51,6 +52,8 @@ struct RuleDoc {
 enum ExprDoc {
     Text(String),
     Number(f64),
+    /// `expr: true` is the selector of a metric named `true`.
+    Bool(bool),
 }
 
 #[derive(Debug, Clone)]
@@ -124,10 +127,15 @@ pub fn load_rule_file(path: &Path) -> Result<Vec<RuleGroup>, RuleFileError> {
 
 /// Parses and checks a rule file's text; `file` is only used in messages.
 pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<RuleGroup>, RuleFileError> {
-    let doc: RuleFileDoc = serde_yaml::from_str(text).map_err(|e| RuleFileError::Yaml {
+    let yaml_err = |e: serde_yaml::Error| RuleFileError::Yaml {
         file: file.to_string(),
         message: e.to_string(),
-    })?;
+    };
+    // Go's YAML decoder refuses a key written twice in a mapping (two
+    // `severity` labels); serde would keep the last silently, so the raw
+    // tree is read first.
+    serde_yaml::from_str::<serde_yaml::Value>(text).map_err(yaml_err)?;
+    let doc: RuleFileDoc = serde_yaml::from_str(text).map_err(yaml_err)?;
     let mut seen_groups = std::collections::HashSet::new();
     let mut groups = Vec::with_capacity(doc.groups.len());
     for group in doc.groups {
@@ -146,9 +154,8 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<RuleGroup>, RuleFil
             Some(text) => Some(parse_duration(text).map_err(|e| group_err(e.to_string()))?),
             None => None,
         };
-        if interval == Some(Duration::ZERO) {
-            return Err(group_err("interval must be greater than 0".into()));
-        }
+        // `interval: 0s` means the global interval, as in Prometheus.
+        let interval = interval.filter(|d| !d.is_zero());
         let query_offset = match &group.query_offset {
             Some(text) => parse_duration(text).map_err(|e| group_err(e.to_string()))?,
             None => Duration::ZERO,
@@ -162,7 +169,7 @@ pub fn parse_rule_file(text: &str, file: &str) -> Result<Vec<RuleGroup>, RuleFil
             file: file.to_string(),
             interval,
             query_offset,
-            limit: group.limit,
+            limit: group.limit.max(0) as u64,
             rules,
         });
     }
@@ -191,6 +198,7 @@ fn parse_rule(
     let expr_text = match rule.expr {
         ExprDoc::Text(text) => text,
         ExprDoc::Number(n) => n.to_string(),
+        ExprDoc::Bool(b) => b.to_string(),
     };
     if expr_text.trim().is_empty() {
         return Err(err("field 'expr' must be set in rule".into()));
@@ -201,8 +209,13 @@ fn parse_rule(
     let mut labels = group_labels.clone();
     labels.extend(rule.labels);
     for name in labels.keys() {
-        if !is_valid_label_name(name) {
+        if !is_valid_label_name(name) || name == "__name__" {
             return Err(err(format!("invalid label name: {name}")));
+        }
+    }
+    for name in rule.annotations.keys() {
+        if !is_valid_label_name(name) {
+            return Err(err(format!("invalid annotation name: {name}")));
         }
     }
     let duration = |field: &str, text: &Option<String>| -> Result<Duration, RuleFileError> {
@@ -218,6 +231,14 @@ fn parse_rule(
             if name.is_empty() {
                 return Err(err("field 'alert' must not be empty".into()));
             }
+            // promtool parses every label and annotation template of an
+            // alerting rule; a syntax error makes the file invalid.
+            for (kind, map) in [("label", &labels), ("annotation", &rule.annotations)] {
+                for (key, text) in map.iter() {
+                    crate::template::check(&name, text)
+                        .map_err(|e| err(format!("{kind} {key:?}: {e}")))?;
+                }
+            }
             Ok(Rule::Alerting(AlertingRule {
                 name,
                 expr_text,
@@ -229,11 +250,17 @@ fn parse_rule(
             }))
         }
         (None, Some(name)) => {
-            if rule.for_.is_some() || rule.keep_firing_for.is_some() || !rule.annotations.is_empty()
-            {
+            // Zero durations and an empty map are the defaults Prometheus
+            // cannot tell from absent fields, so they pass.
+            if !rule.annotations.is_empty() {
+                return Err(err("invalid field 'annotations' in recording rule".into()));
+            }
+            if !duration("for", &rule.for_)?.is_zero() {
+                return Err(err("invalid field 'for' in recording rule".into()));
+            }
+            if !duration("keep_firing_for", &rule.keep_firing_for)?.is_zero() {
                 return Err(err(
-                    "invalid field 'for', 'keep_firing_for' or 'annotations' in recording rule"
-                        .into(),
+                    "invalid field 'keep_firing_for' in recording rule".into()
                 ));
             }
             if !is_valid_metric_name(&name) {
@@ -311,5 +338,39 @@ groups:
             "f"
         )
         .is_err());
+    }
+
+    #[test]
+    fn verdicts_follow_promtool_on_edge_cases() {
+        let accepted = [
+            "groups: [{name: g, interval: 0s, rules: [{alert: A, expr: '1'}]}]",
+            "groups: [{name: g, limit: -1, rules: [{alert: A, expr: '1'}]}]",
+            "groups: [{name: g, rules: [{record: r, expr: '1', for: 0s, annotations: {}}]}]",
+            "groups: [{name: g, rules: [{alert: A, expr: true}]}]",
+            "groups: [{name: g, rules: [{alert: A, expr: '1', for: 1h30m10s5ms}]}]",
+        ];
+        for text in accepted {
+            assert!(parse_rule_file(text, "f").is_ok(), "{text}");
+        }
+        let refused = [
+            "groups: [{name: g, rules: [{alert: A, expr: '1', labels: {__name__: x}}]}]",
+            "groups: [{name: g, rules: [{alert: A, expr: '1', annotations: {a-b: x}}]}]",
+            "groups: [{name: g, rules: [{alert: A, expr: '1', labels: {a: b, a: c}}]}]",
+            "groups: [{name: g, rules: [{record: r, expr: '1', keep_firing_for: 1m}]}]",
+        ];
+        for text in refused {
+            assert!(parse_rule_file(text, "f").is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_template_syntax_error_names_the_annotation() {
+        let text =
+            "groups: [{name: g, rules: [{alert: A, expr: '1', annotations: {x: '{{ if }}'}}]}]";
+        let err = parse_rule_file(text, "f").unwrap_err().to_string();
+        assert!(
+            err.contains("annotation \"x\": template: __alert_A:1: missing value for if"),
+            "{err}"
+        );
     }
 }
