@@ -11,6 +11,9 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// `storage.database` names no store this version can open.
+    #[error("read model database {url}: {reason}")]
+    Url { url: String, reason: String },
     #[error("applying read model migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("read model database: {0}")]

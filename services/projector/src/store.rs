@@ -1,7 +1,7 @@
 //! The boundary between the projector and its database: the [`ReadStore`]
 //! trait, the batches it applies and the rows it answers with. SQLite
-//! implements it now ([`crate::SqliteStore`]); PostgreSQL will implement
-//! the same trait and pass the same tests.
+//! ([`crate::SqliteStore`]) and PostgreSQL ([`crate::PostgresStore`])
+//! implement it and pass the same test suite (`tests/store.rs`).
 
 use crate::error::StoreError;
 use crate::projection::Change;
@@ -127,7 +127,10 @@ pub struct AlertRow {
     pub state: AlertState,
     pub labels: LabelSet,
     pub annotations: LabelSet,
-    /// `None` when the value was NaN or infinite (JSON has no such number).
+    /// `None` when the value was NaN or infinite (JSON has no such number),
+    /// on both backends: PostgreSQL keeps the non-finite value in its
+    /// `double precision` column for SQL readers such as Grafana, SQLite
+    /// stores NULL; both read it back as `None`, so the API answers `null`.
     pub value: Option<f64>,
     pub active_at: DateTime<Utc>,
     pub fired_at: Option<DateTime<Utc>>,
