@@ -21,11 +21,15 @@ use std::time::{Duration, Instant};
 const MAX_SAMPLES_PER_SEND: usize = 500;
 
 fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn load_stream() -> Vec<WriteRequest> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/testdata/prometheus-2.42/stream");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/testdata/prometheus-2.42/stream");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("stream fixtures")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -39,14 +43,28 @@ fn load_stream() -> Vec<WriteRequest> {
 }
 
 fn series_hash(series: &TimeSeries) -> u64 {
-    closeloop_core::fingerprint_sorted(series.labels.iter().map(|l| (l.name.as_str(), l.value.as_str()))).0
+    closeloop_core::fingerprint_sorted(
+        series
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str())),
+    )
+    .0
 }
 
 /// Builds each shard's sequence of compressed request bodies.
-fn shard_requests(stream: &[WriteRequest], passes: usize, shards: usize) -> (Vec<Vec<Vec<u8>>>, usize) {
+fn shard_requests(
+    stream: &[WriteRequest],
+    passes: usize,
+    shards: usize,
+) -> (Vec<Vec<Vec<u8>>>, usize) {
     let (min_ts, max_ts) = stream
         .iter()
-        .flat_map(|r| r.timeseries.iter().flat_map(|s| s.samples.iter().map(|x| x.timestamp)))
+        .flat_map(|r| {
+            r.timeseries
+                .iter()
+                .flat_map(|s| s.samples.iter().map(|x| x.timestamp))
+        })
         .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
     let span = max_ts - min_ts + 1000;
     let now = chrono::Utc::now().timestamp_millis();
@@ -54,12 +72,20 @@ fn shard_requests(stream: &[WriteRequest], passes: usize, shards: usize) -> (Vec
     let mut pending_samples = vec![0usize; shards];
     let mut out: Vec<Vec<Vec<u8>>> = vec![Vec::new(); shards];
     let mut total = 0;
-    let flush = |shard: usize, pending: &mut Vec<Vec<TimeSeries>>, counts: &mut Vec<usize>, out: &mut Vec<Vec<Vec<u8>>>| {
+    let flush = |shard: usize,
+                 pending: &mut Vec<Vec<TimeSeries>>,
+                 counts: &mut Vec<usize>,
+                 out: &mut Vec<Vec<Vec<u8>>>| {
         if pending[shard].is_empty() {
             return;
         }
-        let request = WriteRequest { timeseries: std::mem::take(&mut pending[shard]), metadata: vec![] };
-        let body = snap::raw::Encoder::new().compress_vec(&request.encode_to_vec()).expect("snappy");
+        let request = WriteRequest {
+            timeseries: std::mem::take(&mut pending[shard]),
+            metadata: vec![],
+        };
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&request.encode_to_vec())
+            .expect("snappy");
         out[shard].push(body);
         counts[shard] = 0;
     };
@@ -72,11 +98,18 @@ fn shard_requests(stream: &[WriteRequest], passes: usize, shards: usize) -> (Vec
                 let samples: Vec<Sample> = series
                     .samples
                     .iter()
-                    .map(|s| Sample { value: s.value, timestamp: s.timestamp + shift })
+                    .map(|s| Sample {
+                        value: s.value,
+                        timestamp: s.timestamp + shift,
+                    })
                     .collect();
                 total += samples.len();
                 pending_samples[shard] += samples.len();
-                pending[shard].push(TimeSeries { labels: series.labels.clone(), samples, ..Default::default() });
+                pending[shard].push(TimeSeries {
+                    labels: series.labels.clone(),
+                    samples,
+                    ..Default::default()
+                });
                 if pending_samples[shard] >= MAX_SAMPLES_PER_SEND {
                     flush(shard, &mut pending, &mut pending_samples, &mut out);
                 }
@@ -122,7 +155,11 @@ async fn replay(url: &str, shards: &[Vec<Vec<u8>>], samples: usize) -> Outcome {
                     Ok(r) => {
                         failures += 1;
                         if failures == 1 {
-                            eprintln!("{url}: {} {}", r.status(), r.text().await.unwrap_or_default());
+                            eprintln!(
+                                "{url}: {} {}",
+                                r.status(),
+                                r.text().await.unwrap_or_default()
+                            );
                         }
                     }
                     Err(e) => {
@@ -144,11 +181,21 @@ async fn replay(url: &str, shards: &[Vec<Vec<u8>>], samples: usize) -> Outcome {
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p) as usize];
-    Outcome { seconds, samples_per_second: samples as f64 / seconds, p50_ms: pct(0.5), p99_ms: pct(0.99), failures }
+    Outcome {
+        seconds,
+        samples_per_second: samples as f64 / seconds,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        failures,
+    }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Killed(Child);
@@ -162,7 +209,10 @@ impl Drop for Killed {
 async fn wait_ready(url: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if reqwest::get(url).await.is_ok_and(|r| r.status().is_success()) {
+        if reqwest::get(url)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -190,7 +240,10 @@ fn start_prometheus(dir: &Path, port: u16) -> Killed {
     Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("prom").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prom").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver")
             .stdout(Stdio::null())
@@ -211,17 +264,36 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Each receiver runs alone: the other is stopped, so neither's
+        // background work (closeloop's evaluator, Prometheus' compaction)
+        // takes CPU from the other's measurement.
         let (cl_port, prom_port) = (free_port(), free_port());
-        let _closeloop = start_closeloop(dir.path(), cl_port);
-        let _prometheus = start_prometheus(dir.path(), prom_port);
-        wait_ready(&format!("http://127.0.0.1:{cl_port}/-/ready")).await;
-        wait_ready(&format!("http://127.0.0.1:{prom_port}/-/ready")).await;
-
-        let closeloop = replay(&format!("http://127.0.0.1:{cl_port}/api/v1/write"), &requests, samples).await;
-        let prometheus = replay(&format!("http://127.0.0.1:{prom_port}/api/v1/write"), &requests, samples).await;
+        let closeloop = {
+            let _server = start_closeloop(dir.path(), cl_port);
+            wait_ready(&format!("http://127.0.0.1:{cl_port}/-/ready")).await;
+            replay(
+                &format!("http://127.0.0.1:{cl_port}/api/v1/write"),
+                &requests,
+                samples,
+            )
+            .await
+        };
+        let prometheus = {
+            let _server = start_prometheus(dir.path(), prom_port);
+            wait_ready(&format!("http://127.0.0.1:{prom_port}/-/ready")).await;
+            replay(
+                &format!("http://127.0.0.1:{prom_port}/api/v1/write"),
+                &requests,
+                samples,
+            )
+            .await
+        };
         println!("| receiver | seconds | samples/s | p50 ms | p99 ms | failed requests |");
         println!("| --- | --- | --- | --- | --- | --- |");
-        for (name, o) in [("closeloop serve (embedded log, fsync)", &closeloop), ("Prometheus 2.42 receiver", &prometheus)] {
+        for (name, o) in [
+            ("closeloop serve (embedded log, fsync)", &closeloop),
+            ("Prometheus 2.42 receiver", &prometheus),
+        ] {
             println!(
                 "| {name} | {:.2} | {:.0} | {:.2} | {:.2} | {} |",
                 o.seconds, o.samples_per_second, o.p50_ms, o.p99_ms, o.failures
