@@ -91,6 +91,16 @@ fn samples(v: &Value) -> Vec<Rc<Sample>> {
     }
 }
 
+/// How deep `args` maps may nest: printing and dropping them recurse.
+const MAX_NESTING: usize = 100;
+
+fn nesting(v: &Value) -> usize {
+    match v {
+        Value::Args(m) => 1 + m.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// Calls `name` with arguments already converted to its parameter types.
 pub(crate) fn invoke(name: &str, args: &[Value], env: &Env<'_>) -> Result<Value, String> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Missing);
@@ -147,6 +157,9 @@ pub(crate) fn invoke(name: &str, args: &[Value], env: &Env<'_>) -> Result<Value,
                 .get("__value__")
                 .map_or("", String::as_str),
         ),
+        "args" if args.iter().map(nesting).max().unwrap_or(0) >= MAX_NESTING => {
+            return Err(format!("args nested deeper than {MAX_NESTING}"))
+        }
         "args" => Value::Args(Rc::new(
             args.iter()
                 .enumerate()

@@ -216,7 +216,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<f64, String> {
                 super::printf::go_quote(s)
             ));
         };
-        if pos + 1 <= last_unit {
+        if pos < last_unit {
             return Err(invalid());
         }
         last_unit = pos + 1;

@@ -94,7 +94,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             spec.plus_v = spec.plus;
             spec.plus = false;
         }
-        print_arg(&mut out, &spec, verb, arg, 0);
+        print_arg(&mut out, &spec, verb, arg);
         arg_num += 1;
     }
     if arg_num < args.len() {
@@ -108,7 +108,7 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
             } else {
                 out.push_str(arg.type_name());
                 out.push('=');
-                print_arg(&mut out, &Spec::default(), 'v', arg, 0);
+                print_arg(&mut out, &Spec::default(), 'v', arg);
             }
         }
         out.push(')');
@@ -136,7 +136,7 @@ pub(crate) fn sprint(args: &[Value]) -> String {
         if i > 0 && !is_string && !prev_string {
             out.push(' ');
         }
-        print_arg(&mut out, &Spec::default(), 'v', arg, 0);
+        print_arg(&mut out, &Spec::default(), 'v', arg);
         prev_string = is_string;
     }
     out
@@ -149,7 +149,7 @@ pub(crate) fn sprintln(args: &[Value]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        print_arg(&mut out, &Spec::default(), 'v', arg, 0);
+        print_arg(&mut out, &Spec::default(), 'v', arg);
     }
     out.push('\n');
     out
@@ -158,11 +158,11 @@ pub(crate) fn sprintln(args: &[Value]) -> String {
 /// `%v` of one value.
 pub(crate) fn fmt_v(v: &Value) -> String {
     let mut out = String::new();
-    print_arg(&mut out, &Spec::default(), 'v', v, 0);
+    print_arg(&mut out, &Spec::default(), 'v', v);
     out
 }
 
-fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value, depth: usize) {
+fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value) {
     if verb == 'T' {
         pad(out, spec, v.type_name());
         return;
@@ -210,7 +210,7 @@ fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value, depth: usize)
                 }
                 fmt_string(out, spec, verb, k, &Value::str(k));
                 out.push(':');
-                print_arg(out, spec, verb, val, depth + 1);
+                print_arg(out, spec, verb, val);
             }
             out.push(']');
         }
@@ -222,7 +222,7 @@ fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value, depth: usize)
                 }
                 // Go prints element pointers as addresses; a stable
                 // rendering of the sample is more useful and deterministic.
-                print_arg(out, spec, verb, &Value::Sample(s.clone()), depth + 1);
+                print_arg(out, spec, verb, &Value::Sample(s.clone()));
             }
             out.push(']');
         }
@@ -231,18 +231,12 @@ fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value, depth: usize)
             if spec.plus_v {
                 out.push_str("Labels:");
             }
-            print_arg(
-                out,
-                spec,
-                verb,
-                &Value::Labels(s.labels.clone().into()),
-                depth + 1,
-            );
+            print_arg(out, spec, verb, &Value::Labels(s.labels.clone().into()));
             out.push(' ');
             if spec.plus_v {
                 out.push_str("Value:");
             }
-            print_arg(out, spec, verb, &Value::Float(s.value), depth + 1);
+            print_arg(out, spec, verb, &Value::Float(s.value));
             out.push('}');
         }
         Value::Root(r) => {
@@ -261,7 +255,7 @@ fn print_arg(out: &mut String, spec: &Spec, verb: char, v: &Value, depth: usize)
                     out.push_str(name);
                     out.push(':');
                 }
-                print_arg(out, spec, verb, field, depth + 1);
+                print_arg(out, spec, verb, field);
             }
             out.push('}');
         }
@@ -276,7 +270,7 @@ fn bad_verb(out: &mut String, spec: &Spec, verb: char, v: &Value) {
     out.push('=');
     let mut inner = *spec;
     inner.plus_v = false;
-    print_arg(out, &inner, 'v', v, 0);
+    print_arg(out, &inner, 'v', v);
     out.push(')');
 }
 
