@@ -87,6 +87,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .context("opening the SQLite read models")?,
     );
 
+    closeloop_ingest::metrics::register();
+    closeloop_evaluator::metrics::register();
+    closeloop_actuator::metrics::register();
     let (stop_tx, stop_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: Vec<Task> = Vec::new();

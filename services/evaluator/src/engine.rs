@@ -82,6 +82,8 @@ impl Evaluator {
                     retention_ms =
                         retention_ms.max(reach_ms(expr) + group.query_offset.as_millis() as i64);
                 }
+                // Shown in /metrics from the start, not after a first tick.
+                metrics::GROUP_DURATION.with_label_values(&[&group.name]);
                 GroupRuntime {
                     key: format!("{};{}", group.file, group.name),
                     interval_ms: group

@@ -47,3 +47,12 @@ pub static DECODE_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+/// Creates every evaluator metric so /metrics shows them from the start.
+pub fn register() {
+    LazyLock::force(&GROUP_DURATION);
+    LazyLock::force(&RULE_FAILURES);
+    LazyLock::force(&WINDOW_SERIES);
+    LazyLock::force(&WATERMARK);
+    LazyLock::force(&DECODE_FAILURES);
+}

@@ -46,3 +46,13 @@ pub fn count_request(handler: &str, code: u16) {
         .with_label_values(&[handler, &code.to_string()])
         .inc();
 }
+
+/// Creates every ingest metric so /metrics shows them from the start.
+pub fn register() {
+    for handler in ["remote_write", "deploys"] {
+        REQUESTS.with_label_values(&[handler, "204"]);
+    }
+    LazyLock::force(&SAMPLES);
+    LazyLock::force(&RECEIVED_BYTES);
+    LazyLock::force(&APPEND_DURATION);
+}
