@@ -6,6 +6,18 @@
 //! Go does. As in Prometheus, a template that fails to expand yields
 //! `<error expanding template: ...>` instead of failing the rule.
 //!
+//! Differences from Prometheus, all on purpose or out of reach: method
+//! calls exist only for `toTime` results (`.Unix`, `.UnixMilli`, `.UTC`,
+//! `.String`); `call` always fails (templates hold no function values);
+//! complex numbers, and `%b`/`%x` of floats, are not supported; a printed
+//! query result shows its samples as `&{labels value}` where Go prints
+//! pointer addresses; `title` approximates Unicode word breaking; regexp
+//! syntax is the `regex` crate's (RE2, as Go's) and its error texts are
+//! reshaped to Go's only for common cases. Limits a fixed stack and the
+//! evaluator's latency need: nesting 100 deep, 200 nested template
+//! calls/bodies, a million steps and 1 MiB of output per expansion, each
+//! failing with an error text.
+//!
 //! Why not a crate: `gtmpl` (0.7.1, passively maintained) has its own value
 //! model, so Go's type-dependent behaviour (`eq 1 1.0` failing, `%d` of a
 //! float, type names in errors, float printing) would not match; a small
