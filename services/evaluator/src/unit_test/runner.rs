@@ -244,6 +244,10 @@ fn check_expr(
 
 /// A metric written as `name{label="value"}`, as Prometheus' `ParseMetric`.
 fn parse_metric(text: &str) -> Result<Labels, String> {
+    // An omitted `labels` is the empty label set (a scalar's result).
+    if text.trim().is_empty() {
+        return Ok(Labels::empty());
+    }
     let (labels, rest) = parse_series_desc(text)?;
     if !rest.trim().is_empty() {
         return Err(format!("unexpected {:?} after the metric", rest.trim()));

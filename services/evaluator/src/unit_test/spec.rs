@@ -102,6 +102,7 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<TestFile, UnitTestError> {
             message: e.to_string(),
         });
     }
+    let text = &quote_plain_values(text);
     if text.trim().is_empty() {
         return Ok(TestFile {
             rule_files: Vec::new(),
@@ -115,6 +116,47 @@ pub(crate) fn parse(text: &str, file: &str) -> Result<TestFile, UnitTestError> {
         file: file.to_string(),
         message: e.to_string(),
     })
+}
+
+/// Wraps a plain `values: ...` scalar in quotes. Go's YAML decoder hands a
+/// string field the scalar's text as written, so `values: 0x10` means "0
+/// eleven times"; serde would first read it as the number 16. Only the
+/// block form `values: <text>` on one line is rewritten; line numbers stay.
+fn quote_plain_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let indent = body.len() - body.trim_start().len();
+        let mut key_start = indent;
+        if body[indent..].starts_with("- ") {
+            key_start += 2 + body[indent + 2..].len() - body[indent + 2..].trim_start().len();
+        }
+        let Some(after_key) = body[key_start..].strip_prefix("values:") else {
+            out.push_str(line);
+            continue;
+        };
+        let value = after_key.trim_start();
+        let plain = !value.is_empty()
+            && !value.starts_with(['\'', '"', '|', '>', '&', '*', '!', '[', '{', '#']);
+        if !plain || after_key.len() == value.len() {
+            out.push_str(line);
+            continue;
+        }
+        // A plain scalar ends at " #" (a comment) or the end of the line.
+        let (scalar, comment) = match value.find(" #") {
+            Some(i) => (&value[..i], &value[i..]),
+            None => (value, ""),
+        };
+        let prefix = &body[..body.len() - value.len()];
+        out.push_str(prefix);
+        out.push('\'');
+        out.push_str(&scalar.trim_end().replace('\'', "''"));
+        out.push('\'');
+        out.push_str(comment);
+        out.push_str(ending);
+    }
+    out
 }
 
 /// Joins relative `rule_files` entries to the test file's directory and
@@ -191,4 +233,19 @@ fn duration_ms<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         .map_err(|_| serde::de::Error::custom(format!("not a valid duration string: {text:?}")))?;
     i64::try_from(duration.as_millis())
         .map_err(|_| serde::de::Error::custom(format!("duration {text:?} out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_keep_the_text_as_written() {
+        let text = "tests:\n  - input_series:\n      - series: up\n        values: 0x10 # ten\n      - {series: x, values: '1'}\n      - values: 1e3\n        series: y\n";
+        let doc = parse(text, "t.yml").expect("a valid test file");
+        let series = &doc.tests[0].input_series;
+        assert_eq!(series[0].values, "0x10");
+        assert_eq!(series[1].values, "1");
+        assert_eq!(series[2].values, "1e3");
+    }
 }
