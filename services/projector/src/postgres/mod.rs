@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use closeloop_core::events::AlertState;
 use closeloop_log::Offset;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
+use sqlx::{ConnectOptions, Connection, PgPool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -53,6 +53,17 @@ impl PostgresStore {
     /// advisory lock.
     pub async fn connect_with(options: PgConnectOptions) -> Result<PostgresStore, StoreError> {
         let described = describe(&options);
+        // One connection first: the pool retries until its timeout and then
+        // reports only that it timed out, hiding why (refused, bad
+        // password, no such database).
+        let probe = options.connect().await.map_err(|source| StoreError::Open {
+            path: described.clone(),
+            source,
+        })?;
+        probe.close().await.map_err(|source| StoreError::Open {
+            path: described.clone(),
+            source,
+        })?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -8,7 +8,7 @@ use closeloop_projector::{PostgresStore, ReadStore, SqliteStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 // The SQL built with format! below holds only test constants and schema
 // names made of a prefix and a uuid's hex digits.
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::{AssertSqlSafe, ConnectOptions, PgPool};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -191,13 +191,14 @@ async fn sqlite_side(path: &std::path::Path) -> sqlx::SqlitePool {
 
 /// A schema of its own in the test database, so tests running in parallel
 /// (and several `cargo test` runs at once) never see each other's rows.
-struct Schema {
+pub struct Schema {
     url: String,
     name: String,
 }
 
 impl Schema {
-    async fn create() -> Schema {
+    /// An empty schema, dropped with the value.
+    pub async fn create() -> Schema {
         let url =
             std::env::var(DATABASE_URL_VAR).unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_string());
         let admin = admin_pool(&url).await;
@@ -212,7 +213,8 @@ impl Schema {
         Schema { url, name }
     }
 
-    fn options(&self) -> PgConnectOptions {
+    /// Connect options that put the schema first on the search path.
+    pub fn options(&self) -> PgConnectOptions {
         PgConnectOptions::from_str(&self.url)
             .expect("test database URL parses")
             .options([("search_path", self.name.as_str())])
@@ -230,6 +232,17 @@ impl Schema {
 async fn admin_pool(url: &str) -> PgPool {
     let options = PgConnectOptions::from_str(url)
         .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR}={url} is not a PostgreSQL URL: {e}"));
+    // A single connection first, for the reason a pool would hide.
+    let probe = tokio::time::timeout(Duration::from_secs(5), options.connect())
+        .await
+        .map_err(|_| "timed out".to_string())
+        .and_then(|connected| connected.map_err(|e| e.to_string()));
+    if let Err(e) = probe {
+        panic!(
+            "cannot reach PostgreSQL at {url} ({e}); these tests need it: run \
+             tests/setup/postgres.sh and export the {DATABASE_URL_VAR} it prints"
+        );
+    }
     PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))

@@ -97,6 +97,33 @@ mod backend_specific {
         assert!(path.exists());
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_projector_processes_starting_at_once_migrate_the_database_once() {
+        let schema = crate::backends::Schema::create().await;
+        let starts: Vec<_> = (0..4)
+            .map(|_| tokio::spawn(PostgresStore::connect_with(schema.options())))
+            .collect();
+        let mut stores = Vec::new();
+        for start in starts {
+            stores.push(start.await.expect("task").expect("connect and migrate"));
+        }
+        stores[0]
+            .apply(&batch(
+                DEPLOYS,
+                0,
+                vec![deploy("a", "b", "1", "2024-05-01T09:00:00Z")],
+            ))
+            .await
+            .expect("apply");
+        for store in &stores {
+            assert_eq!(
+                store.checkpoint(CONSUMER, DEPLOYS, 0).await.expect("cp"),
+                Some(1)
+            );
+            store.close().await;
+        }
+    }
+
     #[tokio::test]
     async fn an_unreachable_postgres_fails_to_connect_without_showing_the_password() {
         // Port 1 on loopback refuses connections at once.
