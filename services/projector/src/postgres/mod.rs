@@ -31,6 +31,19 @@ pub const MAX_CONNECTIONS: u32 = 10;
 /// before failing; the runner then retries with backoff.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The [`ReadStore`] on PostgreSQL. It answers exactly as
+/// [`crate::SqliteStore`] does (same rows, same order, same filters), with
+/// three documented differences in what it can hold:
+/// - times have microseconds (`timestamptz`); SQLite keeps nanoseconds;
+/// - a NaN or infinite alert value stays in the `value` column for SQL
+///   readers, where SQLite stores NULL; both read it back as `None`, so
+///   the API answers `null` either way;
+/// - a NUL character in text is stored as [`NUL_REPLACEMENT`] (U+FFFD),
+///   since neither `text` nor `jsonb` can hold it; SQLite keeps it.
+///
+/// Many processes may share one database: each batch locks its
+/// partition's checkpoint row, so processes that briefly follow the same
+/// partition during a consumer group rebalance apply each record once.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
