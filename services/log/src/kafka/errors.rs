@@ -59,6 +59,14 @@ pub(crate) fn is_unknown_topic(error: &KafkaError) -> bool {
     )
 }
 
+/// librdkafka gave up waiting for an acknowledgement.
+pub(crate) fn is_timeout(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::RequestTimedOut)
+    )
+}
+
 /// The producer hit a fatal error (e.g. an idempotence sequence it cannot
 /// recover) and refuses every further message until replaced.
 pub(crate) fn is_fatal(error: &KafkaError) -> bool {

@@ -1,14 +1,15 @@
-//! Consumer group positions as Kafka committed offsets, with the position's
-//! metadata stored in the commit's metadata field, so both are written in
-//! one request. One non-subscribing librdkafka consumer per group does the
-//! committing: it commits as a standalone member (generation -1), which
-//! brokers accept while no subscribed member holds the group.
+//! Consumer group positions mirrored as Kafka committed offsets, so
+//! standard tooling (consumer lag exporters, `kafka-consumer-groups`) sees
+//! closeloop's groups; the positions themselves, with their metadata, live
+//! in the positions topic (module `positions`). One non-subscribing
+//! librdkafka consumer per group commits as a standalone member (generation
+//! -1), which brokers accept while no subscribed member holds the group.
 
 use super::errors::log_error;
 use super::options::KafkaOptions;
-use crate::{CommittedPosition, LogError};
+use crate::{LogError, Offset};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::TopicPartitionList;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -31,18 +32,18 @@ impl Groups {
         group: &str,
         topic: &str,
         partition: u32,
-        position: CommittedPosition,
+        next_offset: Offset,
     ) -> Result<(), LogError> {
-        let offset = i64::try_from(position.next_offset).map_err(|_| {
-            LogError::Invalid(format!("offset {} out of range", position.next_offset))
-        })?;
+        let offset = i64::try_from(next_offset)
+            .map_err(|_| LogError::Invalid(format!("offset {next_offset} out of range")))?;
         let mut offsets = TopicPartitionList::new();
         offsets
-            .add_partition_offset(topic, partition_i32(partition)?, Offset::Offset(offset))
+            .add_partition_offset(
+                topic,
+                partition_i32(partition)?,
+                rdkafka::Offset::Offset(offset),
+            )
             .map_err(|error| log_error("building a commit", &error))?;
-        if let Some(mut entry) = offsets.find_partition(topic, partition_i32(partition)?) {
-            entry.set_metadata(&position.metadata);
-        }
         let consumer = self.consumer(group).await?;
         let context = format!("committing {group} at {topic}/{partition}");
         self.blocking(&context, move || {
@@ -50,43 +51,6 @@ impl Groups {
             consumer.commit(&offsets, CommitMode::Sync)
         })
         .await
-    }
-
-    pub(crate) async fn committed(
-        &self,
-        group: &str,
-        topic: &str,
-        partition: u32,
-    ) -> Result<Option<CommittedPosition>, LogError> {
-        let mut wanted = TopicPartitionList::new();
-        wanted.add_partition(topic, partition_i32(partition)?);
-        let consumer = self.consumer(group).await?;
-        let timeout = self.options.request_timeout;
-        let context = format!("committed offset of {group} at {topic}/{partition}");
-        let found = self
-            .blocking(&context, move || {
-                drain_events(&consumer);
-                consumer.committed_offsets(wanted, timeout)
-            })
-            .await?;
-        let Some(entry) = found.find_partition(topic, partition_i32(partition)?) else {
-            return Ok(None);
-        };
-        if let Err(error) = entry.error() {
-            return Err(log_error(&context, &error));
-        }
-        // Offset::Invalid (-1001): the group never committed here.
-        let Offset::Offset(next) = entry.offset() else {
-            return Ok(None);
-        };
-        let next_offset = u64::try_from(next)
-            .map_err(|_| LogError::Corrupt(format!("{context}: negative offset {next}")))?;
-        Ok(Some(CommittedPosition {
-            next_offset,
-            // rdkafka panics on metadata that is not UTF-8; only closeloop
-            // commits in its groups, always from a String.
-            metadata: entry.metadata().to_string(),
-        }))
     }
 
     /// The group's consumer, created on first use.

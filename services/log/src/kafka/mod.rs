@@ -6,13 +6,15 @@
 //! [`partition_for_key`], not by librdkafka's partitioner, so a key lands in
 //! the same partition as on the embedded log. Reads assign a consumer to
 //! the partition at the requested offset (module `reader`); consumer group
-//! positions are Kafka committed offsets with metadata (module `groups`).
+//! positions are records of a compacted topic (module `positions`),
+//! mirrored as Kafka committed offsets for lag tooling (module `groups`).
 //! Kafka transactions are not used: delivery is at-least-once and effects
 //! are idempotent downstream.
 
 mod errors;
 mod groups;
 mod options;
+mod positions;
 mod reader;
 mod topics;
 
@@ -22,8 +24,9 @@ use crate::{
     partition_for_key, CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord,
 };
 use async_trait::async_trait;
-use errors::{is_fatal, is_unknown_topic, log_error};
+use errors::{is_fatal, is_timeout, is_unknown_topic, log_error};
 use groups::Groups;
+use positions::Positions;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -46,6 +49,10 @@ pub struct KafkaLog {
     topics: Topics,
     readers: Readers,
     groups: Groups,
+    positions: Positions,
+    /// When the producer was last replaced, so an outage does not replace
+    /// it on every failed append.
+    producer_replaced: Mutex<Option<Instant>>,
     /// The highest end offset seen per partition, from delivery reports and
     /// watermark lookups: records below it exist, records above it need a
     /// watermark lookup before a read is refused as past the end.
@@ -97,6 +104,8 @@ impl KafkaLog {
             topics: Topics::new(admin, &options),
             readers: Readers::new(options.reader_config(), options.max_idle_readers),
             groups: Groups::new(options.clone()),
+            positions: Positions::new(options.positions_topic.clone()),
+            producer_replaced: Mutex::new(None),
             producer: RwLock::new(Arc::new(producer)),
             known_ends: Mutex::new(HashMap::new()),
             options,
@@ -112,31 +121,45 @@ impl KafkaLog {
         )
     }
 
-    /// An idempotent producer that hit a fatal error (a sequence gap it
-    /// cannot explain, e.g. after a broker lost acknowledged data) refuses
-    /// everything from then on; a fresh one gets a new producer id, so
-    /// appends recover without a restart of the process.
-    fn replace_failed_producer(&self, failed: &Arc<FutureProducer>) {
-        let reason = failed.client().fatal_error().map_or_else(
-            || "unknown".to_string(),
-            |(code, why)| format!("{code}: {why}"),
-        );
-        let mut current = self
-            .producer
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if !Arc::ptr_eq(&current, failed) {
-            return; // another append replaced it already
-        }
-        match self.options.producer_config().create::<FutureProducer>() {
-            Ok(fresh) => {
-                tracing::warn!(%reason, "kafka producer failed fatally; replaced");
-                *current = Arc::new(fresh);
+    /// Replaces the producer after a fatal error or a delivery timeout.
+    /// A fatally failed idempotent producer refuses everything from then
+    /// on; after a timeout the broker may have lost its producer state (a
+    /// restart without storage answers "unknown producer id" to every
+    /// retry, and librdkafka's local epoch bump does not cure that). A
+    /// fresh producer gets a new producer id, so appends recover without a
+    /// process restart. At most once per append timeout, so an outage does
+    /// not churn clients.
+    fn replace_producer(&self, failed: &Arc<FutureProducer>, why: &str) {
+        {
+            let mut replaced = self
+                .producer_replaced
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = Instant::now();
+            if replaced.is_some_and(|at| now < at + self.options.append_timeout) {
+                return;
             }
-            Err(error) => {
-                tracing::error!(%reason, %error, "kafka producer failed fatally; replacing it failed");
-            }
+            *replaced = Some(now);
         }
+        let old = {
+            let mut current = self
+                .producer
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !Arc::ptr_eq(&current, failed) {
+                return; // another append replaced it already
+            }
+            match self.options.producer_config().create::<FutureProducer>() {
+                Ok(fresh) => std::mem::replace(&mut *current, Arc::new(fresh)),
+                Err(error) => {
+                    tracing::error!(%why, %error, "replacing the kafka producer failed");
+                    return;
+                }
+            }
+        };
+        tracing::warn!(%why, "kafka producer replaced");
+        // Destroying a librdkafka client joins its threads.
+        tokio::task::spawn_blocking(move || drop(old));
     }
 
     /// Forgets what is cached about a topic the brokers no longer know.
@@ -145,12 +168,21 @@ impl KafkaLog {
         self.lock_ends().retain(|(name, _), _| name != topic);
     }
 
+    /// After a failed append the next one looks the topic up again: a
+    /// broker that lost the topic (deleted, or restarted without storage)
+    /// often shows up only as delivery timeouts, and the lookup recreates
+    /// it. One metadata request per failure is cheap.
     fn after_failure(&self, topic: &str, producer: &Arc<FutureProducer>, error: &KafkaError) {
         if is_fatal(error) {
-            self.replace_failed_producer(producer);
-        } else if is_unknown_topic(error) {
-            self.forget_topic(topic);
+            let why = producer.client().fatal_error().map_or_else(
+                || error.to_string(),
+                |(code, reason)| format!("{code}: {reason}"),
+            );
+            self.replace_producer(producer, &why);
+        } else if is_timeout(error) {
+            self.replace_producer(producer, &error.to_string());
         }
+        self.forget_topic(topic);
     }
 
     async fn enqueue(
@@ -183,6 +215,20 @@ impl KafkaLog {
                 }
             }
         }
+    }
+
+    /// Creates the positions topic (one partition, compacted) if missing,
+    /// and refuses one created otherwise: positions are read from
+    /// partition 0 only.
+    async fn positions_topic(&self) -> Result<(), LogError> {
+        let topic = self.positions.topic();
+        let partitions = self.topics.partitions_or_create(topic, 1, true).await?;
+        if partitions != 1 {
+            return Err(LogError::Invalid(format!(
+                "positions topic {topic} has {partitions} partitions; it needs exactly one"
+            )));
+        }
+        Ok(())
     }
 
     async fn check_partition(&self, topic: &str, partition: u32) -> Result<(), LogError> {
@@ -237,9 +283,21 @@ impl EventLog for KafkaLog {
                 .await?;
             deliveries.push((partition, delivery));
         }
+        // librdkafka times messages out itself, but not always on time
+        // (in-flight requests to a vanished broker wait for the socket);
+        // this bound is what ingest's 503 latency rests on.
+        let hard_deadline = deadline + Duration::from_millis(500);
         let mut placed = Vec::with_capacity(deliveries.len());
         for (partition, delivery) in deliveries {
-            let delivered = match delivery.await {
+            let Ok(delivery) = tokio::time::timeout_at(hard_deadline, delivery).await else {
+                let error = KafkaError::MessageProduction(RDKafkaErrorCode::MessageTimedOut);
+                self.after_failure(topic, &producer, &error);
+                return Err(LogError::Unavailable(format!(
+                    "append to {topic}: not acknowledged within {:?}",
+                    self.options.append_timeout
+                )));
+            };
+            let delivered = match delivery {
                 Ok(Ok(delivered)) => delivered,
                 Ok(Err((error, _))) => {
                     self.after_failure(topic, &producer, &error);
@@ -284,7 +342,9 @@ impl EventLog for KafkaLog {
     ) -> Result<Vec<StoredRecord>, LogError> {
         self.check_partition(topic, partition).await?;
         let mut known_end = self.known_end(topic, partition);
-        if from > known_end {
+        // At or past what this process knows exists: ask the broker, so a
+        // read without wait sees records other processes appended.
+        if from >= known_end {
             known_end = self.end_offset(topic, partition).await?;
             if from > known_end {
                 return Err(LogError::Invalid(format!(
@@ -303,8 +363,16 @@ impl EventLog for KafkaLog {
             fetch_timeout: self.options.request_timeout,
         };
         let result = self.readers.read(topic, partition, request).await;
-        if let Err(LogError::Invalid(why)) = &result {
-            tracing::debug!(topic, partition, from, %why, "read refused");
+        match &result {
+            Ok(records) => {
+                if let Some(last) = records.last() {
+                    self.note_end(topic, partition, last.offset + 1);
+                }
+            }
+            Err(LogError::Invalid(why)) => {
+                tracing::debug!(topic, partition, from, %why, "read refused");
+            }
+            Err(_) => {}
         }
         result
     }
@@ -346,7 +414,21 @@ impl EventLog for KafkaLog {
         // Brokers refuse offsets of topics they do not know, so the topic
         // is created first, as the embedded log does.
         self.check_partition(topic, partition).await?;
-        self.groups.commit(group, topic, partition, position).await
+        self.positions_topic().await?;
+        let next_offset = position.next_offset;
+        self.positions
+            .commit(self, group, topic, partition, position)
+            .await?;
+        // The position is durable; the mirror only feeds lag tooling, so
+        // its failure (e.g. a subscribed group holding the name) is logged.
+        if let Err(error) = self
+            .groups
+            .commit(group, topic, partition, next_offset)
+            .await
+        {
+            tracing::warn!(group, topic, partition, %error, "mirroring a position as a kafka group offset failed");
+        }
+        Ok(())
     }
 
     async fn committed(
@@ -357,7 +439,10 @@ impl EventLog for KafkaLog {
     ) -> Result<Option<CommittedPosition>, LogError> {
         validate_name("group", group)?;
         self.check_partition(topic, partition).await?;
-        self.groups.committed(group, topic, partition).await
+        self.positions_topic().await?;
+        self.positions
+            .committed(self, group, topic, partition)
+            .await
     }
 }
 

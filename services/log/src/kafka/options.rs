@@ -30,6 +30,10 @@ pub const RESERVED_PROPERTIES: &[&str] = &[
     "enable.partition.eof",
 ];
 
+/// The `group.id` of partition readers, which need one to be assigned
+/// partitions but never commit in it.
+const READER_GROUP: &str = "closeloop.reader";
+
 #[derive(Clone, PartialEq, Eq)]
 pub struct KafkaOptions {
     /// `host:port` of the brokers to bootstrap from.
@@ -61,6 +65,10 @@ pub struct KafkaOptions {
     /// instead of fetching again. Each is a librdkafka consumer with its own
     /// connections and prefetch buffer.
     pub max_idle_readers: usize,
+    /// The compacted topic (one partition) holding consumer group positions
+    /// with their metadata (module `positions` says why). One per closeloop
+    /// deployment sharing a cluster, like the `<prefix>.*` topics.
+    pub positions_topic: String,
 }
 
 impl Default for KafkaOptions {
@@ -73,6 +81,7 @@ impl Default for KafkaOptions {
             append_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             max_idle_readers: 32,
+            positions_topic: "closeloop.positions".to_string(),
         }
     }
 }
@@ -99,6 +108,7 @@ impl fmt::Debug for KafkaOptions {
             .field("append_timeout", &self.append_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_idle_readers", &self.max_idle_readers)
+            .field("positions_topic", &self.positions_topic)
             .finish()
     }
 }
@@ -177,10 +187,12 @@ impl KafkaOptions {
         self.base()
     }
 
-    /// A consumer reading one partition at explicit offsets; no group, so
-    /// it never joins one or commits.
+    /// A consumer reading one partition at explicit offsets. librdkafka
+    /// assigns partitions only with a `group.id`; this one never joins its
+    /// group (no subscribe) or commits in it.
     pub(crate) fn reader_config(&self) -> ClientConfig {
         let mut config = self.base();
+        config.set("group.id", READER_GROUP);
         for (name, value) in [
             // A waiting read sees a new record within this long of its append.
             ("fetch.wait.max.ms", "100"),

@@ -73,6 +73,19 @@ impl Topics {
 
     /// The topic's partition count, creating the topic when it is missing.
     pub(crate) async fn partitions(&self, topic: &str) -> Result<u32, LogError> {
+        self.partitions_or_create(topic, self.partitions, false)
+            .await
+    }
+
+    /// Like [`Topics::partitions`], creating a missing topic with `count`
+    /// partitions, compacted (only the latest record per key kept) when
+    /// `compact`.
+    pub(crate) async fn partitions_or_create(
+        &self,
+        topic: &str,
+        count: u32,
+        compact: bool,
+    ) -> Result<u32, LogError> {
         validate_name("topic", topic)?;
         if let Some(count) = self.cached(topic) {
             return Ok(count);
@@ -89,7 +102,7 @@ impl Topics {
                     return Ok(count);
                 }
                 Lookup::Missing if !created => {
-                    self.create(topic).await?;
+                    self.create(topic, count, compact).await?;
                     created = true;
                     continue;
                 }
@@ -158,10 +171,14 @@ impl Topics {
             .map_err(|_| LogError::Invalid(format!("topic {topic} has {count} partitions")))
     }
 
-    async fn create(&self, topic: &str) -> Result<(), LogError> {
+    async fn create(&self, topic: &str, count: u32, compact: bool) -> Result<(), LogError> {
         // Validated at construction to fit an i32.
-        let partitions = i32::try_from(self.partitions).unwrap_or(i32::MAX);
-        let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(self.replication));
+        let partitions = i32::try_from(count).unwrap_or(i32::MAX);
+        let mut new_topic =
+            NewTopic::new(topic, partitions, TopicReplication::Fixed(self.replication));
+        if compact {
+            new_topic = new_topic.set("cleanup.policy", "compact");
+        }
         let options = AdminOptions::new()
             .request_timeout(Some(self.timeout))
             .operation_timeout(Some(self.timeout));
@@ -175,7 +192,8 @@ impl Topics {
                 Ok(_) => {
                     tracing::info!(
                         topic,
-                        partitions = self.partitions,
+                        partitions = count,
+                        compact,
                         replication = self.replication,
                         "topic created"
                     );
