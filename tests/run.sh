@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs and starts the
-# real peers the tests use (Prometheus, Redmine), then runs every test.
+# real peers the tests use (Prometheus, Redmine, PostgreSQL, a Kafka-protocol
+# broker), then runs every test.
 #
 #   bash tests/run.sh
 #
@@ -14,5 +15,13 @@ bash tests/setup/packages.sh
 redmine_env="$(bash tests/setup/redmine.sh | grep -E '^REDMINE_(URL|API_KEY_FILE)=')"
 eval "export ${redmine_env//$'\n'/ }"
 echo "run.sh: Redmine at $REDMINE_URL"
+
+# PostgreSQL for the read-model suite; prints CLOSELOOP_TEST_DATABASE_URL.
+export "$(bash tests/setup/postgres.sh | grep -E '^CLOSELOOP_TEST_DATABASE_URL=')"
+
+# nisshi, a Kafka-protocol broker (built with cargo the first time, ~12 min
+# on 2 cores); prints KAFKA_BROKERS.
+export "$(bash tests/setup/kafka.sh | grep -E '^KAFKA_BROKERS=')"
+echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL%%@*}@..., Kafka at $KAFKA_BROKERS"
 
 cargo test --workspace "$@"
