@@ -116,7 +116,11 @@ mod tests {
             ("1m30s250ms", 90_250),
         ];
         for (text, ms) in cases {
-            assert_eq!(parse_duration(text).unwrap(), Duration::from_millis(ms), "{text}");
+            assert_eq!(
+                parse_duration(text).unwrap(),
+                Duration::from_millis(ms),
+                "{text}"
+            );
         }
     }
 

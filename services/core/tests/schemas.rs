@@ -130,7 +130,11 @@ fn samples_received() -> SamplesReceived {
     SamplesReceived {
         format: REMOTE_WRITE_V1_SNAPPY.into(),
         series: request.timeseries.len() as u32,
-        samples: request.timeseries.iter().map(|s| s.samples.len() as u32).sum(),
+        samples: request
+            .timeseries
+            .iter()
+            .map(|s| s.samples.len() as u32)
+            .sum(),
         metadata: request.metadata.len() as u32,
         min_timestamp_ms: timestamps.clone().min(),
         max_timestamp_ms: timestamps.max(),
@@ -335,14 +339,19 @@ fn every_type_name_has_a_schema_file_and_every_event_schema_a_type() {
     for entry in std::fs::read_dir(schemas_dir()).expect("schemas/ exists") {
         let path = entry.expect("schemas/ entry").path();
         if path.extension().and_then(|x| x.to_str()) == Some("json") {
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
             files.insert(stem.to_string());
         }
     }
     // Request bodies of the HTTP API live beside the event schemas.
     let api_bodies = ["DeployRequest"];
-    let mut expected: BTreeSet<String> =
-        EventPayload::TYPE_NAMES.iter().map(|s| s.to_string()).collect();
+    let mut expected: BTreeSet<String> = EventPayload::TYPE_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     expected.extend(api_bodies.iter().map(|s| s.to_string()));
     assert_eq!(files, expected);
 
@@ -352,7 +361,11 @@ fn every_type_name_has_a_schema_file_and_every_event_schema_a_type() {
                 .expect("schema file"),
         )
         .expect("schema is JSON");
-        assert_eq!(schema["title"], json!(name), "{name}.json has the wrong title");
+        assert_eq!(
+            schema["title"],
+            json!(name),
+            "{name}.json has the wrong title"
+        );
         assert_eq!(
             schema["properties"]["type"]["const"],
             json!(name),
@@ -375,7 +388,10 @@ fn schemas_refuse_what_the_rust_types_refuse() {
     assert!(Event::from_json(&serde_json::to_vec(&bad).expect("JSON")).is_err());
 
     let mut bad = good.clone();
-    bad["payload"].as_object_mut().expect("object").remove("version");
+    bad["payload"]
+        .as_object_mut()
+        .expect("object")
+        .remove("version");
     assert_invalid("DeployRecorded", &bad, "lacks the version");
 
     let mut bad = good.clone();
@@ -388,12 +404,20 @@ fn schemas_refuse_what_the_rust_types_refuse() {
 
     let mut bad = good;
     bad["payload"]["colour"] = json!("blue");
-    assert_invalid("DeployRecorded", &bad, "has a field the payload does not know");
+    assert_invalid(
+        "DeployRecorded",
+        &bad,
+        "has a field the payload does not know",
+    );
 }
 
 #[test]
 fn alert_values_that_json_cannot_hold_are_written_as_text_the_schema_accepts() {
-    for (value, text) in [(f64::NAN, "NaN"), (f64::INFINITY, "inf"), (f64::NEG_INFINITY, "-inf")] {
+    for (value, text) in [
+        (f64::NAN, "NaN"),
+        (f64::INFINITY, "inf"),
+        (f64::NEG_INFINITY, "-inf"),
+    ] {
         let mut pending = alert(false, false);
         pending.value = value;
         let event = event(
@@ -453,8 +477,16 @@ fn deploy_request_schema_matches_the_documented_body() {
         ("service", json!(""), "has an empty service"),
         ("environment", json!("   "), "has a blank environment"),
         ("status", json!("done"), "has an unknown status"),
-        ("started_at", json!("2024-05-02 09:55"), "has a malformed time"),
-        ("commits", json!([{"authored_at": "2024-05-01T16:20:00Z"}]), "has a commit without sha"),
+        (
+            "started_at",
+            json!("2024-05-02 09:55"),
+            "has a malformed time",
+        ),
+        (
+            "commits",
+            json!([{"authored_at": "2024-05-01T16:20:00Z"}]),
+            "has a commit without sha",
+        ),
         ("labels", json!({"team": 7}), "has a non-string label value"),
         ("colour", json!("blue"), "has an unknown field"),
     ] {
