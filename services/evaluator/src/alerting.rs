@@ -4,7 +4,7 @@
 //! evaluation time and returns the transitions; nothing here reads a clock.
 
 use crate::rules::AlertingRule;
-use crate::template::{expand, TemplateData};
+use crate::template::{expand_with_query, QueryFn, TemplateData};
 use closeloop_core::events::{AlertEvent, SuspectDeploy};
 use closeloop_core::time::from_millis;
 use closeloop_core::{fingerprint, EventPayload, Fingerprint, LabelSet};
@@ -45,6 +45,9 @@ pub struct AlertContext<'a> {
     /// Suspect deploys for an alert's labels, as of the time it became
     /// active (unix ms).
     pub suspects: &'a dyn Fn(&LabelSet, i64) -> Vec<SuspectDeploy>,
+    /// Runs PromQL for `{{ query "..." }}` in templates, at the rule's
+    /// evaluation time; `None` makes such templates expand to an error.
+    pub query: Option<&'a QueryFn<'a>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -83,13 +86,22 @@ pub fn eval_alerting_rule(
         let mut labels = sample_labels.clone();
         labels.remove("__name__");
         for (name, text) in &rule.labels {
-            labels.insert(name.clone(), expand(&rule.name, text, &data));
+            let value = expand_with_query(&rule.name, text, &data, ctx.query);
+            // As Prometheus' labels.Builder: a label set to "" is removed.
+            if value.is_empty() {
+                labels.remove(name);
+            } else {
+                labels.insert(name.clone(), value);
+            }
         }
         labels.insert("alertname".into(), rule.name.clone());
         let annotations: LabelSet = rule
             .annotations
             .iter()
-            .map(|(name, text)| (name.clone(), expand(&rule.name, text, &data)))
+            .map(|(name, text)| {
+                let value = expand_with_query(&rule.name, text, &data, ctx.query);
+                (name.clone(), value)
+            })
             .collect();
         let fp = fingerprint(&labels);
         if current.insert(fp, (labels, annotations, value)).is_some() {

@@ -292,11 +292,13 @@ impl Evaluator {
                     let suspects = |labels: &LabelSet, active_at: i64| {
                         deploys.suspects(attribution, labels, active_at)
                     };
+                    let query = template_query(&self.storage, &self.options, query_ts);
                     let ctx = AlertContext {
                         group: &group.group.name,
                         external_labels: &self.config.external_labels,
                         external_url: &self.config.external_url,
                         suspects: &suspects,
+                        query: Some(&query),
                     };
                     let state = &mut group.alert_states[rule_index];
                     match eval_alerting_rule(rule, state, result, tick, group.group.limit, &ctx) {
@@ -344,5 +346,19 @@ fn into_samples(value: Value) -> Vec<(LabelSet, f64)> {
             .collect(),
         Value::Scalar(v) => vec![(LabelSet::new(), v)],
         Value::String(_) | Value::Matrix(_) => Vec::new(),
+    }
+}
+
+/// The `query` template function: PromQL over the window at the rule's
+/// evaluation time, as Prometheus' rule manager provides it.
+pub(crate) fn template_query<'a>(
+    storage: &'a Storage,
+    options: &'a EvalOptions,
+    at_ms: i64,
+) -> impl Fn(&str) -> Result<Vec<(LabelSet, f64)>, String> + 'a {
+    move |text: &str| {
+        let expr = closeloop_promql::parse(text).map_err(|e| e.to_string())?;
+        let value = eval_instant(storage, &expr, at_ms, options).map_err(|e| e.to_string())?;
+        Ok(into_samples(value))
     }
 }

@@ -48,6 +48,7 @@ fn step(
         external_labels: &empty,
         external_url: "http://closeloop",
         suspects: &no_suspects,
+        query: None,
     };
     eval_alerting_rule(rule, state, result, at_ms, 0, &ctx)
         .expect("evaluation succeeds")
@@ -222,6 +223,7 @@ fn a_result_with_duplicate_alert_label_sets_changes_nothing() {
         external_labels: &empty,
         external_url: "",
         suspects: &no_suspects,
+        query: None,
     };
     let err = eval_alerting_rule(
         &rule,
@@ -285,6 +287,7 @@ fn the_suspect_deploy_is_looked_up_when_the_alert_becomes_active() {
         external_labels: &empty,
         external_url: "",
         suspects: &suspects,
+        query: None,
     };
     eval_alerting_rule(&rule, &mut state, vec![sample("a", 2.0)], 5 * MIN, 0, &ctx).unwrap();
     let firing =
@@ -296,4 +299,45 @@ fn the_suspect_deploy_is_looked_up_when_the_alert_becomes_active() {
         alert.suspect_deploys[0].version,
         format!("looked-up-at-{}", 5 * MIN)
     );
+}
+
+#[test]
+fn a_label_that_expands_to_nothing_is_dropped_and_templates_can_query() {
+    let text = r#"
+groups:
+  - name: g
+    rules:
+      - alert: A
+        expr: errors > 1
+        labels: {team: "{{ $labels.missing }}", severity: page}
+        annotations:
+          others: '{{ range query "up" }}{{ .Labels.instance }}={{ .Value }} {{ end }}'
+"#;
+    let groups = closeloop_evaluator::parse_rule_file(text, "t.yml").unwrap();
+    let Rule::Alerting(rule) = groups[0].rules[0].clone() else {
+        panic!("alerting rule")
+    };
+    let empty = LabelSet::new();
+    let query = |q: &str| -> Result<Vec<(LabelSet, f64)>, String> {
+        assert_eq!(q, "up");
+        Ok(vec![(
+            [("instance".to_string(), "x".to_string())].into(),
+            1.0,
+        )])
+    };
+    let ctx = AlertContext {
+        group: "g",
+        external_labels: &empty,
+        external_url: "",
+        suspects: &no_suspects,
+        query: Some(&query),
+    };
+    let mut state = AlertRuleState::default();
+    let events = eval_alerting_rule(&rule, &mut state, vec![sample("a", 2.0)], 0, 0, &ctx).unwrap();
+    let EventPayload::AlertFiring(alert) = &events[0] else {
+        panic!("expected firing")
+    };
+    assert!(!alert.labels.contains_key("team"), "{:?}", alert.labels);
+    assert_eq!(alert.labels["severity"], "page");
+    assert_eq!(alert.annotations["others"], "x=1 ");
 }

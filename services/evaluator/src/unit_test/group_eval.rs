@@ -148,11 +148,13 @@ impl GroupRun {
                     })
                     .collect();
                 let no_suspects = |_: &LabelSet, _: i64| Vec::new();
+                let query = crate::engine::template_query(storage, env.options, query_ts);
                 let ctx = AlertContext {
                     group: &self.group.name,
                     external_labels: env.external_labels,
                     external_url: env.external_url,
                     suspects: &no_suspects,
+                    query: Some(&query),
                 };
                 let state = &mut self.alert_states[index];
                 eval_alerting_rule(rule, state, samples, ts_ms, limit, &ctx)
