@@ -32,6 +32,8 @@ pub struct Config {
     pub attribution: AttributionConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
+    #[serde(default)]
+    pub storage: StorageConfig,
     #[serde(default = "default_route")]
     pub route: RouteConfig,
     #[serde(default)]
@@ -89,6 +91,16 @@ impl Default for AttributionConfig {
             labels: vec!["service".into(), "environment".into()],
         }
     }
+}
+
+/// Where the read models live. The event log is the embedded one in the
+/// data dir; a Kafka log is not configurable yet.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `postgres://user@host/db`, `sqlite://path` or a path; default
+    /// `<data_dir>/closeloop.db` (SQLite).
+    pub database: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,5 +204,67 @@ impl Config {
             paths.extend(found);
         }
         Ok(paths)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config> {
+        let mut config: Config = serde_yaml::from_str(text)?;
+        config.base_dir = PathBuf::from(".");
+        config.validate()?;
+        Ok(config)
+    }
+
+    #[test]
+    fn the_config_from_the_issue_parses_unchanged() {
+        let config = parse(
+            r#"
+rule_files: [rules/*.yml]
+evaluation: {interval: 15s}
+attribution: {window: 1h, labels: [service, environment]}
+route:
+  receiver: default
+  routes:
+    - matchers: ['severity="page"']
+      receiver: backlog
+receivers:
+  - name: default
+    webhook_configs: [{url: http://127.0.0.1:5001/}]
+  - name: backlog
+    redmine_configs:
+      - url: http://127.0.0.1:3300
+        api_key_file: /path/to/key
+        project: checkout
+        on_resolved: close
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.evaluation.interval, Duration::from_secs(15));
+        assert_eq!(config.attribution.window, Duration::from_secs(3600));
+        assert_eq!(config.receivers.len(), 2);
+    }
+
+    #[test]
+    fn no_config_at_all_is_valid_and_uses_the_named_defaults() {
+        let config = Config::default();
+        assert_eq!(config.evaluation.interval, Duration::from_secs(15));
+        assert_eq!(config.evaluation.lookback_delta, Duration::from_secs(300));
+        assert!(config.storage.database.is_none());
+    }
+
+    #[test]
+    fn mistakes_are_refused_with_where_they_are() {
+        let unknown = parse("evaluation: {intervall: 15s}").unwrap_err();
+        assert!(format!("{unknown:#}").contains("intervall"), "{unknown:#}");
+        let duration = parse("evaluation: {interval: 15}").unwrap_err();
+        assert!(
+            format!("{duration:#}").contains("evaluation"),
+            "{duration:#}"
+        );
+        let receiver = parse("route: {receiver: nobody}").unwrap_err();
+        assert!(format!("{receiver:#}").contains("nobody"), "{receiver:#}");
     }
 }

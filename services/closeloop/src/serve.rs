@@ -15,7 +15,7 @@ use closeloop_evaluator::runner::{Runner, WatermarkPolicy};
 use closeloop_evaluator::{Evaluator, EvaluatorConfig};
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::EventLog;
-use closeloop_projector::{ReadStore, SqliteStore};
+use closeloop_projector::ReadStore;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -81,11 +81,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
                 )
             })?,
     );
-    let store: Arc<dyn ReadStore> = Arc::new(
-        SqliteStore::open(data_dir.join("closeloop.db"))
-            .await
-            .context("opening the SQLite read models")?,
-    );
+    let database = config
+        .storage
+        .database
+        .clone()
+        .unwrap_or_else(|| data_dir.join("closeloop.db").display().to_string());
+    let store: Arc<dyn ReadStore> = closeloop_projector::open_store(&database)
+        .await
+        .context("opening the read models (storage.database)")?;
 
     closeloop_ingest::metrics::register();
     closeloop_evaluator::metrics::register();
