@@ -22,6 +22,6 @@ export "$(bash tests/setup/postgres.sh | grep -E '^CLOSELOOP_TEST_DATABASE_URL='
 # nisshi, a Kafka-protocol broker (built with cargo the first time, ~12 min
 # on 2 cores); prints KAFKA_BROKERS.
 export "$(bash tests/setup/kafka.sh | grep -E '^KAFKA_BROKERS=')"
-echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL%%@*}@..., Kafka at $KAFKA_BROKERS"
+echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL#*@}, Kafka at $KAFKA_BROKERS"
 
 cargo test --workspace "$@"
