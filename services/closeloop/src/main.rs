@@ -3,6 +3,7 @@
 
 mod cli_checks;
 mod config;
+mod replay;
 mod serve;
 mod telemetry;
 
@@ -41,6 +42,22 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Backtest rules over the log: print the alerts that would have fired.
+    Replay {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, env = "CLOSELOOP_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Rule files to use instead of the config's rule_files.
+        #[arg(long, num_args = 1..)]
+        rules: Vec<PathBuf>,
+        /// Start of the backtest (RFC 3339, e.g. 2026-11-22T10:00:00Z).
+        #[arg(long)]
+        from: chrono::DateTime<chrono::Utc>,
+        /// End of the backtest (RFC 3339).
+        #[arg(long)]
+        to: chrono::DateTime<chrono::Utc>,
     },
 }
 
@@ -107,6 +124,19 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => cli_checks::config_check(&config),
+        Command::Replay {
+            config,
+            data_dir,
+            rules,
+            from,
+            to,
+        } => replay::main(replay::ReplayArgs {
+            config,
+            data_dir,
+            rules,
+            from,
+            to,
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

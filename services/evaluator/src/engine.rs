@@ -186,6 +186,20 @@ impl Evaluator {
         }
     }
 
+    /// Makes every group's first tick the first aligned tick at or after
+    /// `from_ms` (for backtests, which start at a chosen time).
+    pub fn start_at(&mut self, from_ms: i64) {
+        for group in &mut self.groups {
+            let first = from_ms.div_euclid(group.interval_ms) * group.interval_ms;
+            let first = if first < from_ms {
+                first + group.interval_ms
+            } else {
+                first
+            };
+            group.last_tick_ms = Some(first - group.interval_ms);
+        }
+    }
+
     /// The earliest sample time any future tick still needs.
     pub fn oldest_needed_ms(&self, watermark_ms: i64) -> i64 {
         let next = self

@@ -1,0 +1,231 @@
+//! `closeloop replay`: backtests rules over the samples and deploys stored
+//! in the log, printing the alerts that would have fired between two
+//! times. Nothing is appended: the log is only read.
+
+use crate::config::{Config, DEFAULT_DATA_DIR};
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use closeloop_core::remote_write;
+use closeloop_core::topics::{Topic, DEFAULT_PREFIX};
+use closeloop_core::{Event, EventPayload};
+use closeloop_evaluator::deploys::Attribution;
+use closeloop_evaluator::{Evaluator, EvaluatorConfig};
+use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
+use closeloop_log::EventLog;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const BATCH: usize = 512;
+
+pub struct ReplayArgs {
+    pub config: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub rules: Vec<PathBuf>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// One alert of the backtest: when it became active, fired and resolved.
+#[derive(Debug, Default)]
+struct Backtested {
+    labels: String,
+    active_at: Option<DateTime<Utc>>,
+    fired_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+}
+
+pub fn main(args: ReplayArgs) -> Result<bool> {
+    if args.to <= args.from {
+        bail!("--to must be after --from");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(replay(args))
+}
+
+async fn replay(args: ReplayArgs) -> Result<bool> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let rule_paths = if args.rules.is_empty() {
+        config.rule_file_paths()?
+    } else {
+        args.rules.clone()
+    };
+    let mut groups = Vec::new();
+    for path in &rule_paths {
+        groups.extend(closeloop_evaluator::load_rule_file(path)?);
+    }
+    let labels = &config.attribution.labels;
+    let mut evaluator = Evaluator::new(
+        EvaluatorConfig {
+            default_interval_ms: config.evaluation.interval.as_millis() as i64,
+            lookback_ms: config.evaluation.lookback_delta.as_millis() as i64,
+            attribution: Attribution {
+                window_ms: config.attribution.window.as_millis() as i64,
+                service_label: labels[0].clone(),
+                environment_label: labels[1].clone(),
+            },
+            external_labels: config.external_labels.clone(),
+            external_url: config.external_url.clone().unwrap_or_default(),
+        },
+        groups,
+    );
+    let (from_ms, to_ms) = (args.from.timestamp_millis(), args.to.timestamp_millis());
+    evaluator.start_at(from_ms);
+
+    let data_dir = args
+        .data_dir
+        .or(config.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let log = EmbeddedLog::open(&data_dir.join("log"), EmbeddedOptions::default())
+        .await
+        .with_context(|| format!("opening the event log in {} (stop closeloop serve first: the log takes one process at a time)", data_dir.display()))?;
+
+    // Deploys are few and time-aware in the evaluator: load them all first.
+    let deploys = Topic::Deploys.name(DEFAULT_PREFIX);
+    for partition in 0..log.partitions(&deploys).await? {
+        for record in read_all(&log, &deploys, partition).await? {
+            if let Ok(Event {
+                envelope,
+                payload: EventPayload::DeployRecorded(deploy),
+            }) = Event::from_json(&record.value)
+            {
+                evaluator.record_deploy(
+                    envelope.id,
+                    &deploy,
+                    envelope.occurred_at.timestamp_millis(),
+                );
+            }
+        }
+    }
+
+    let samples = Topic::Samples.name(DEFAULT_PREFIX);
+    let earliest_needed = from_ms - evaluator.retention_ms();
+    let mut total = 0;
+    for partition in 0..log.partitions(&samples).await? {
+        total += log.end_offset(&samples, partition).await?;
+    }
+    let progress = ProgressBar::new(total);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut alerts: BTreeMap<String, Backtested> = BTreeMap::new();
+    let mut watermark = i64::MIN;
+    for partition in 0..log.partitions(&samples).await? {
+        let end = log.end_offset(&samples, partition).await?;
+        let mut next = 0;
+        while next < end {
+            let records = log
+                .read(&samples, partition, next, BATCH, Duration::ZERO)
+                .await?;
+            let Some(last) = records.last() else { break };
+            next = last.offset + 1;
+            progress.inc(records.len() as u64);
+            for record in &records {
+                if record.timestamp_ms < earliest_needed {
+                    continue;
+                }
+                let Ok(Event {
+                    payload: EventPayload::SamplesReceived(batch),
+                    ..
+                }) = Event::from_json(&record.value)
+                else {
+                    continue;
+                };
+                let raw = remote_write::decompress(&batch.body, 256 << 20)?;
+                evaluator.append_remote_write(&raw)?;
+                if let Some(max) = batch.max_timestamp_ms {
+                    watermark = watermark.max(max - config.evaluation.lateness.as_millis() as i64);
+                }
+            }
+            if watermark > from_ms {
+                collect(evaluator.advance_to(watermark.min(to_ms)), &mut alerts);
+            }
+        }
+    }
+    collect(evaluator.advance_to(to_ms), &mut alerts);
+    progress.finish_and_clear();
+
+    println!(
+        "alerts that would have fired between {} and {}:",
+        args.from.to_rfc3339(),
+        args.to.to_rfc3339()
+    );
+    let fired: Vec<&Backtested> = alerts.values().filter(|a| a.fired_at.is_some()).collect();
+    for alert in &fired {
+        let time =
+            |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+        println!(
+            "{}  active {}  fired {}  resolved {}",
+            alert.labels,
+            time(alert.active_at),
+            time(alert.fired_at),
+            alert
+                .resolved_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| "still firing".into())
+        );
+    }
+    println!("{} alerts fired", fired.len());
+    Ok(true)
+}
+
+async fn read_all(
+    log: &EmbeddedLog,
+    topic: &str,
+    partition: u32,
+) -> Result<Vec<closeloop_log::StoredRecord>> {
+    let end = log.end_offset(topic, partition).await?;
+    let mut out = Vec::new();
+    while (out.len() as u64) < end {
+        let records = log
+            .read(topic, partition, out.len() as u64, BATCH, Duration::ZERO)
+            .await?;
+        if records.is_empty() {
+            break;
+        }
+        out.extend(records);
+    }
+    Ok(out)
+}
+
+/// Folds alert transitions into one line per alert occurrence.
+fn collect(
+    decisions: Vec<closeloop_evaluator::Decision>,
+    alerts: &mut BTreeMap<String, Backtested>,
+) {
+    for decision in decisions {
+        let (event, resolved) = match &decision.payload {
+            EventPayload::AlertPending(e) | EventPayload::AlertFiring(e) => (e, false),
+            EventPayload::AlertResolved(e) => (e, true),
+            _ => continue,
+        };
+        // An alert that resolves and comes back is a new occurrence.
+        let key = format!(
+            "{}@{}",
+            event.fingerprint,
+            event.active_at.timestamp_millis()
+        );
+        let entry = alerts.entry(key).or_default();
+        entry.labels = format!(
+            "{}{{{}}}",
+            event.alertname,
+            event
+                .labels
+                .iter()
+                .filter(|(k, _)| *k != "alertname")
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        entry.active_at = Some(event.active_at);
+        entry.fired_at = event.fired_at;
+        if resolved {
+            entry.resolved_at = event.resolved_at;
+        }
+    }
+}
