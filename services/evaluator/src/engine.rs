@@ -3,8 +3,9 @@
 //! interval aligns to, and alert transitions come out. Same inputs, same
 //! outputs: that is what makes restart and replay safe.
 
-use crate::alerting::{eval_alerting_rule, restore, AlertContext, AlertRuleState};
+use crate::alerting::restore;
 use crate::deploys::{Attribution, DeployTracker};
+use crate::group_eval::{EvalEnv, GroupRun};
 use crate::metrics;
 use crate::retention::reach_ms;
 use crate::rules::{Rule, RuleGroup};
@@ -36,13 +37,11 @@ pub struct Decision {
 }
 
 struct GroupRuntime {
-    group: RuleGroup,
+    run: GroupRun,
     /// `file;name`, as Prometheus keys groups.
     key: String,
     interval_ms: i64,
     last_tick_ms: Option<i64>,
-    /// One entry per rule, empty for recording rules.
-    alert_states: Vec<AlertRuleState>,
 }
 
 impl GroupRuntime {
@@ -92,8 +91,7 @@ impl Evaluator {
                         .unwrap_or(config.default_interval_ms)
                         .max(1),
                     last_tick_ms: None,
-                    alert_states: vec![AlertRuleState::default(); group.rules.len()],
-                    group,
+                    run: GroupRun::new(group),
                 }
             })
             .collect();
@@ -162,12 +160,13 @@ impl Evaluator {
         for group in self
             .groups
             .iter_mut()
-            .filter(|g| g.group.name == event.rule_group)
+            .filter(|g| g.run.group.name == event.rule_group)
         {
-            for (index, rule) in group.group.rules.iter().enumerate() {
-                if matches!(rule, Rule::Alerting(r) if r.name == event.alertname) {
-                    restore(&mut group.alert_states[index], payload);
-                }
+            let rules: Vec<usize> = (0..group.run.group.rules.len())
+                .filter(|&i| matches!(&group.run.group.rules[i], Rule::Alerting(r) if r.name == event.alertname))
+                .collect();
+            for index in rules {
+                restore(group.run.alert_state_mut(index), payload);
             }
         }
     }
@@ -260,85 +259,36 @@ impl Evaluator {
 
     fn eval_group(&mut self, index: usize, tick: i64, decisions: &mut Vec<Decision>) {
         let started = Instant::now();
+        let (deploys, attribution) = (&self.deploys, &self.config.attribution);
+        let suspects =
+            |labels: &LabelSet, active_at: i64| deploys.suspects(attribution, labels, active_at);
+        let env = EvalEnv {
+            external_labels: &self.config.external_labels,
+            external_url: &self.config.external_url,
+            options: &self.options,
+            suspects: &suspects,
+        };
         let group = &mut self.groups[index];
-        let query_ts = tick - group.group.query_offset.as_millis() as i64;
-        for (rule_index, rule) in group.group.rules.iter().enumerate() {
-            match rule {
-                Rule::Recording(rule) => {
-                    let result = match eval_instant(
-                        &self.storage,
-                        &rule.expr,
-                        query_ts,
-                        &self.options,
-                    ) {
-                        Ok(value) => value,
-                        Err(err) => {
-                            metrics::RULE_FAILURES.inc();
-                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "recording rule failed");
-                            continue;
-                        }
-                    };
-                    for (mut labels, value) in into_samples(result) {
-                        labels.insert("__name__".into(), rule.name.clone());
-                        labels.extend(rule.labels.clone());
-                        let labels = Labels::from_pairs(
-                            labels.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                        );
-                        self.storage.append(&labels, tick, value);
-                    }
-                }
-                Rule::Alerting(rule) => {
-                    let result = match eval_instant(
-                        &self.storage,
-                        &rule.expr,
-                        query_ts,
-                        &self.options,
-                    ) {
-                        Ok(value) => into_samples(value),
-                        Err(err) => {
-                            metrics::RULE_FAILURES.inc();
-                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "alerting rule failed");
-                            continue;
-                        }
-                    };
-                    let deploys = &self.deploys;
-                    let attribution = &self.config.attribution;
-                    let suspects = |labels: &LabelSet, active_at: i64| {
-                        deploys.suspects(attribution, labels, active_at)
-                    };
-                    let query = template_query(&self.storage, &self.options, query_ts);
-                    let ctx = AlertContext {
-                        group: &group.group.name,
-                        external_labels: &self.config.external_labels,
-                        external_url: &self.config.external_url,
-                        suspects: &suspects,
-                        query: Some(&query),
-                    };
-                    let state = &mut group.alert_states[rule_index];
-                    match eval_alerting_rule(rule, state, result, tick, group.group.limit, &ctx) {
-                        Ok(payloads) => decisions.extend(payloads.into_iter().map(|payload| {
-                            let key = match &payload {
-                                EventPayload::AlertPending(e)
-                                | EventPayload::AlertFiring(e)
-                                | EventPayload::AlertResolved(e) => e.fingerprint.clone(),
-                                _ => String::new(),
-                            };
-                            Decision {
-                                payload,
-                                occurred_at_ms: tick,
-                                key,
-                            }
-                        })),
-                        Err(err) => {
-                            metrics::RULE_FAILURES.inc();
-                            tracing::warn!(group = %group.group.name, rule = %rule.name, error = %err, "alerting rule failed");
-                        }
-                    }
-                }
-            }
+        let mut events = Vec::new();
+        for failure in group.run.eval(&mut self.storage, tick, &env, &mut events) {
+            metrics::RULE_FAILURES.inc();
+            tracing::warn!(group = %group.run.group.name, rule = %failure.rule, error = %failure.message, "rule evaluation failed");
         }
+        decisions.extend(events.into_iter().map(|payload| {
+            let key = match &payload {
+                EventPayload::AlertPending(e)
+                | EventPayload::AlertFiring(e)
+                | EventPayload::AlertResolved(e) => e.fingerprint.clone(),
+                _ => String::new(),
+            };
+            Decision {
+                payload,
+                occurred_at_ms: tick,
+                key,
+            }
+        }));
         metrics::GROUP_DURATION
-            .with_label_values(&[&group.group.name])
+            .with_label_values(&[&group.run.group.name])
             .observe(started.elapsed().as_secs_f64());
     }
 }

@@ -11,7 +11,7 @@
 //! sample at time 0).
 
 mod format;
-mod group_eval;
+
 mod runner;
 mod spec;
 

@@ -5,8 +5,8 @@
 //! the storage the rules filled.
 
 use super::format::{alert_list, go_duration, go_quote, sample_list, AlertView};
-use super::group_eval::{query_samples, EvalEnv, GroupRun};
 use super::spec::{AlertTestCase, PromqlTestCase, TestGroup};
+use crate::group_eval::{query_samples, EvalEnv, GroupRun};
 use crate::rules::load_rule_file;
 use closeloop_core::duration::format_duration;
 use closeloop_promql::promqltest::series::{parse_series_desc, parse_values, SeqValue};
@@ -82,6 +82,7 @@ pub(crate) fn run_test_group(test: &TestGroup, settings: &FileSettings) -> Vec<S
         external_labels: &test.external_labels,
         external_url: &test.external_url,
         options: &options,
+        suspects: &|_, _| Vec::new(),
     };
     let mut storage = Storage::new();
     let mut errors = Vec::new();
@@ -91,7 +92,8 @@ pub(crate) fn run_test_group(test: &TestGroup, settings: &FileSettings) -> Vec<S
         input.load_until(&mut storage, ts);
         let mut failures = Vec::new();
         for group in &mut groups {
-            for failure in group.eval(&mut storage, ts, &env) {
+            // Only the rule state matters here; its events are not needed.
+            for failure in group.eval(&mut storage, ts, &env, &mut Vec::new()) {
                 failures.push(format!(
                     "    rule: {}, time: {}, err: {}",
                     failure.rule,

@@ -1,21 +1,26 @@
-//! One rule group evaluated at one instant over a test's storage, as
+//! One rule group evaluated at one instant over a storage, as
 //! Prometheus' `Group.Eval` does: rules in order, each rule's output written
 //! back before the next rule runs (so recording rules feed later rules),
 //! alerting rules writing `ALERTS` and `ALERTS_FOR_STATE`, and a stale
 //! marker for every series a rule wrote last time but not this time.
 //! The alert state machine itself is `alerting::eval_alerting_rule`.
+//! The live engine and `rules test` both evaluate groups through this, so
+//! they cannot disagree.
 
 use crate::alerting::{eval_alerting_rule, ActiveState, AlertContext, AlertRuleState};
 use crate::rules::{Rule, RuleGroup};
-use closeloop_core::LabelSet;
+use closeloop_core::events::SuspectDeploy;
+use closeloop_core::{EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, stale_marker, EvalOptions, Labels, Storage, Value};
 use std::collections::HashSet;
 
-/// What every rule of a test sees besides the storage.
+/// What every rule sees besides the storage.
 pub(crate) struct EvalEnv<'a> {
     pub external_labels: &'a LabelSet,
     pub external_url: &'a str,
     pub options: &'a EvalOptions,
+    /// Suspect deploys for an alert's labels at the time it became active.
+    pub suspects: &'a dyn Fn(&LabelSet, i64) -> Vec<SuspectDeploy>,
 }
 
 /// A rule that failed at an evaluation, for promtool's `rule: ..., err: ...`.
@@ -43,19 +48,21 @@ impl GroupRun {
         }
     }
 
-    /// Evaluates every rule at `ts_ms` and returns the rules that failed.
+    /// Evaluates every rule at `ts_ms`, appends the alert transitions to
+    /// `events` and returns the rules that failed.
     pub fn eval(
         &mut self,
         storage: &mut Storage,
         ts_ms: i64,
         env: &EvalEnv<'_>,
+        events: &mut Vec<EventPayload>,
     ) -> Vec<RuleFailure> {
         let mut failures = Vec::new();
         // Prometheus 3 evaluates at `ts - query_offset` and writes the
         // results there; the alert clock still runs at `ts`.
         let query_ts = ts_ms - self.group.query_offset.as_millis() as i64;
         for index in 0..self.group.rules.len() {
-            let written = match self.eval_rule(index, storage, ts_ms, query_ts, env) {
+            let written = match self.eval_rule(index, storage, ts_ms, query_ts, env, events) {
                 Ok(written) => written,
                 Err(message) => {
                     failures.push(RuleFailure {
@@ -77,6 +84,11 @@ impl GroupRun {
             self.previous_series[index] = current;
         }
         failures
+    }
+
+    /// The alert state of rule `index`, to restore it from the log.
+    pub fn alert_state_mut(&mut self, index: usize) -> &mut AlertRuleState {
+        &mut self.alert_states[index]
     }
 
     /// The firing alerts of the alerting rules named `alertname`, with
@@ -105,6 +117,7 @@ impl GroupRun {
         ts_ms: i64,
         query_ts: i64,
         env: &EvalEnv<'_>,
+        events: &mut Vec<EventPayload>,
     ) -> Result<Vec<(Labels, f64)>, String> {
         let limit = self.group.limit;
         match &self.group.rules[index] {
@@ -147,18 +160,19 @@ impl GroupRun {
                         (map, value)
                     })
                     .collect();
-                let no_suspects = |_: &LabelSet, _: i64| Vec::new();
                 let query = crate::engine::template_query(storage, env.options, query_ts);
                 let ctx = AlertContext {
                     group: &self.group.name,
                     external_labels: env.external_labels,
                     external_url: env.external_url,
-                    suspects: &no_suspects,
+                    suspects: env.suspects,
                     query: Some(&query),
                 };
                 let state = &mut self.alert_states[index];
-                eval_alerting_rule(rule, state, samples, ts_ms, limit, &ctx)
-                    .map_err(|e| e.to_string())?;
+                events.extend(
+                    eval_alerting_rule(rule, state, samples, ts_ms, limit, &ctx)
+                        .map_err(|e| e.to_string())?,
+                );
                 Ok(alert_series(&rule.name, state))
             }
         }
