@@ -266,6 +266,21 @@ pub fn alert_state_name(state: AlertState) -> &'static str {
     }
 }
 
+/// Per-state alert counts from `SELECT state, COUNT(*) ... GROUP BY state`
+/// rows, with every state present (zero when absent).
+pub fn counts_by_state(rows: &[(String, i64)]) -> Vec<(AlertState, u64)> {
+    ALERT_STATES
+        .into_iter()
+        .map(|state| {
+            let count = rows
+                .iter()
+                .find(|(name, _)| name == alert_state_name(state))
+                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
+            (state, count)
+        })
+        .collect()
+}
+
 pub const ALERT_STATES: [AlertState; 3] = [
     AlertState::Pending,
     AlertState::Firing,

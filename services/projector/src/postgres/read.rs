@@ -6,8 +6,7 @@ use super::codec::{text, Cols};
 use crate::error::StoreError;
 use crate::store::{
     alert_state_name, ActionFailureRow, AlertFilter, AlertRow, Checkpoint, DeliveryRow,
-    DeployFilter, DeployRow, HistoryFilter, IssueFilter, IssueRow, IssueState, ALERT_STATES,
-    MAX_LIMIT,
+    DeployFilter, DeployRow, HistoryFilter, IssueFilter, IssueRow, IssueState, MAX_LIMIT,
 };
 use closeloop_core::events::AlertState;
 use closeloop_log::Offset;
@@ -252,16 +251,7 @@ pub async fn alert_counts(pool: &PgPool) -> Result<Vec<(AlertState, u64)>, Store
         sqlx::query_as("SELECT state, COUNT(*) FROM alerts GROUP BY state")
             .fetch_all(pool)
             .await?;
-    Ok(ALERT_STATES
-        .into_iter()
-        .map(|state| {
-            let count = rows
-                .iter()
-                .find(|(name, _)| name == alert_state_name(state))
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
-            (state, count)
-        })
-        .collect())
+    Ok(crate::store::counts_by_state(&rows))
 }
 
 pub async fn open_issue_count(pool: &PgPool) -> Result<u64, StoreError> {

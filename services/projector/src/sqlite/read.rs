@@ -5,7 +5,7 @@ use super::codec::{self, Cols};
 use crate::error::StoreError;
 use crate::store::{
     ActionFailureRow, AlertFilter, AlertRow, Checkpoint, DeliveryRow, DeployFilter, DeployRow,
-    HistoryFilter, IssueFilter, IssueRow, IssueState, ALERT_STATES, MAX_LIMIT,
+    HistoryFilter, IssueFilter, IssueRow, IssueState, MAX_LIMIT,
 };
 use closeloop_core::events::AlertState;
 use closeloop_log::Offset;
@@ -242,16 +242,7 @@ pub async fn alert_counts(pool: &SqlitePool) -> Result<Vec<(AlertState, u64)>, S
         sqlx::query_as("SELECT state, COUNT(*) FROM alerts GROUP BY state")
             .fetch_all(pool)
             .await?;
-    Ok(ALERT_STATES
-        .into_iter()
-        .map(|state| {
-            let count = rows
-                .iter()
-                .find(|(name, _)| name == codec::alert_state(state))
-                .map_or(0, |(_, n)| u64::try_from(*n).unwrap_or(0));
-            (state, count)
-        })
-        .collect())
+    Ok(crate::store::counts_by_state(&rows))
 }
 
 pub async fn open_issue_count(pool: &SqlitePool) -> Result<u64, StoreError> {
