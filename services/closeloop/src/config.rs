@@ -187,6 +187,34 @@ impl Config {
         }
     }
 
+    /// The evaluator as this config describes it, over the rule files
+    /// `rule_files` names, or `override_rules` when given (replay's --rules).
+    pub fn evaluator(&self, override_rules: &[PathBuf]) -> Result<closeloop_evaluator::Evaluator> {
+        let paths = if override_rules.is_empty() {
+            self.rule_file_paths()?
+        } else {
+            override_rules.to_vec()
+        };
+        let mut groups = Vec::new();
+        for path in &paths {
+            groups.extend(closeloop_evaluator::load_rule_file(path)?);
+        }
+        tracing::info!(groups = groups.len(), "rule groups loaded");
+        let labels = &self.attribution.labels;
+        let config = closeloop_evaluator::EvaluatorConfig {
+            default_interval_ms: self.evaluation.interval.as_millis() as i64,
+            lookback_ms: self.evaluation.lookback_delta.as_millis() as i64,
+            attribution: closeloop_evaluator::deploys::Attribution {
+                window_ms: self.attribution.window.as_millis() as i64,
+                service_label: labels[0].clone(),
+                environment_label: labels[1].clone(),
+            },
+            external_labels: self.external_labels.clone(),
+            external_url: self.external_url.clone().unwrap_or_default(),
+        };
+        Ok(closeloop_evaluator::Evaluator::new(config, groups))
+    }
+
     /// The rule files the globs name, sorted, relative to the config file.
     pub fn rule_file_paths(&self) -> Result<Vec<PathBuf>> {
         let mut paths = Vec::new();

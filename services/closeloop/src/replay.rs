@@ -8,8 +8,6 @@ use chrono::{DateTime, Utc};
 use closeloop_core::remote_write;
 use closeloop_core::topics::{Topic, DEFAULT_PREFIX};
 use closeloop_core::{Event, EventPayload};
-use closeloop_evaluator::deploys::Attribution;
-use closeloop_evaluator::{Evaluator, EvaluatorConfig};
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::EventLog;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -49,30 +47,7 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
-    let rule_paths = if args.rules.is_empty() {
-        config.rule_file_paths()?
-    } else {
-        args.rules.clone()
-    };
-    let mut groups = Vec::new();
-    for path in &rule_paths {
-        groups.extend(closeloop_evaluator::load_rule_file(path)?);
-    }
-    let labels = &config.attribution.labels;
-    let mut evaluator = Evaluator::new(
-        EvaluatorConfig {
-            default_interval_ms: config.evaluation.interval.as_millis() as i64,
-            lookback_ms: config.evaluation.lookback_delta.as_millis() as i64,
-            attribution: Attribution {
-                window_ms: config.attribution.window.as_millis() as i64,
-                service_label: labels[0].clone(),
-                environment_label: labels[1].clone(),
-            },
-            external_labels: config.external_labels.clone(),
-            external_url: config.external_url.clone().unwrap_or_default(),
-        },
-        groups,
-    );
+    let mut evaluator = config.evaluator(&args.rules)?;
     let (from_ms, to_ms) = (args.from.timestamp_millis(), args.to.timestamp_millis());
     evaluator.start_at(from_ms);
 

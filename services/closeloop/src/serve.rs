@@ -10,9 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use closeloop_core::topics::DEFAULT_PREFIX;
-use closeloop_evaluator::deploys::Attribution;
 use closeloop_evaluator::runner::{Runner, WatermarkPolicy};
-use closeloop_evaluator::{Evaluator, EvaluatorConfig};
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::EventLog;
 use closeloop_projector::ReadStore;
@@ -212,29 +210,12 @@ async fn termination() {
 }
 
 async fn evaluator_runner(config: &Config, log: Arc<dyn EventLog>, prefix: &str) -> Result<Runner> {
-    let mut groups = Vec::new();
-    for path in config.rule_file_paths()? {
-        groups.extend(closeloop_evaluator::load_rule_file(&path)?);
-    }
-    tracing::info!(groups = groups.len(), "rule groups loaded");
-    let labels = &config.attribution.labels;
-    let evaluator_config = EvaluatorConfig {
-        default_interval_ms: config.evaluation.interval.as_millis() as i64,
-        lookback_ms: config.evaluation.lookback_delta.as_millis() as i64,
-        attribution: Attribution {
-            window_ms: config.attribution.window.as_millis() as i64,
-            service_label: labels[0].clone(),
-            environment_label: labels[1].clone(),
-        },
-        external_labels: config.external_labels.clone(),
-        external_url: config.external_url.clone().unwrap_or_default(),
-    };
+    let evaluator = config.evaluator(&[])?;
     let policy = WatermarkPolicy {
         lateness_ms: config.evaluation.lateness.as_millis() as i64,
         idle_follow_ms: Some(config.evaluation.idle_follow.as_millis() as i64),
         wall_clock_ms: Arc::new(|| chrono::Utc::now().timestamp_millis()),
     };
-    let evaluator = Evaluator::new(evaluator_config, groups);
     Ok(Runner::restore(log, prefix, evaluator, policy).await?)
 }
 

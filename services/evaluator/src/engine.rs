@@ -116,10 +116,6 @@ impl Evaluator {
         self.retention_ms
     }
 
-    pub fn storage(&self) -> &Storage {
-        &self.storage
-    }
-
     /// Appends every sample of a decompressed remote-write body, reusing
     /// the label sets of series already seen instead of rebuilding them.
     pub fn append_remote_write(&mut self, raw: &[u8]) -> Result<(), RemoteWriteError> {

@@ -190,15 +190,6 @@ impl Runner {
         Ok(true)
     }
 
-    /// Evaluates up to a given event time without waiting for more data
-    /// (used by replay once the log is exhausted).
-    pub async fn drain_to(&mut self, watermark_ms: i64) -> Result<Vec<Decision>, RunnerError> {
-        while self.read_samples().await? {}
-        self.read_deploys().await?;
-        self.watermark_ms = self.watermark_ms.max(watermark_ms);
-        Ok(self.evaluator.advance_to(watermark_ms))
-    }
-
     async fn read_samples(&mut self) -> Result<bool, RunnerError> {
         let topic = Topic::Samples.name(&self.prefix);
         let mut any = false;
