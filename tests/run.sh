@@ -24,4 +24,5 @@ export "$(bash tests/setup/postgres.sh | grep -E '^CLOSELOOP_TEST_DATABASE_URL='
 export "$(bash tests/setup/kafka.sh | grep -E '^KAFKA_BROKERS=')"
 echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL#*@}, Kafka at $KAFKA_BROKERS"
 
+export "$(bash tests/setup/deploy_check.sh | grep -E '^CLOSELOOP_DEPLOY_CHECK_DIR=')"
 cargo test --workspace "$@"
