@@ -11,6 +11,9 @@ use closeloop_core::events::{
 };
 use closeloop_core::remote_write::decode;
 use closeloop_core::{fingerprint, Event, EventPayload, LabelSet};
+use closeloop_core::events::{
+    ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
+};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -142,6 +145,32 @@ fn samples_received() -> SamplesReceived {
     }
 }
 
+/// A metric decision capped by the Pods policy, or an alert step.
+fn scale_requested(alert_step: bool) -> ScaleRequested {
+    ScaleRequested {
+        scaler: "checkout-workers".into(),
+        request_id: Uuid::now_v7(),
+        trigger: if alert_step {
+            ScaleTrigger::Alert
+        } else {
+            ScaleTrigger::Metric
+        },
+        from_replicas: 4,
+        to_replicas: 8,
+        query_value: (!alert_step).then_some(612.5),
+        raw_desired: Some(13),
+        stabilized: (!alert_step).then_some(13),
+        limited_by: vec![ScaleLimit::Policy],
+        limiting_policy: (!alert_step).then(|| "scale_up.policies[1] (Pods 4 per 15s)".into()),
+        cause: alert_step.then(|| ScaleCause {
+            alert_event_id: Uuid::now_v7(),
+            fingerprint: fingerprint(&alert_labels()).to_string(),
+            alertname: "HighErrorRatio".into(),
+        }),
+        tick_at: at("2024-05-02T10:08:15Z"),
+    }
+}
+
 /// One realistic event per type, in `TYPE_NAMES` order where it matters not.
 fn examples() -> Vec<Event> {
     let fp = fingerprint(&alert_labels()).to_string();
@@ -227,6 +256,28 @@ fn examples() -> Vec<Event> {
             "actuator",
             &fp,
             "2024-05-02T10:08:00Z",
+        ),
+        event(
+            EventPayload::ScaleRequested(scale_requested(false)),
+            "evaluator",
+            "checkout-workers",
+            "2024-05-02T10:08:15Z",
+        ),
+        event(
+            EventPayload::ScaleApplied(ScaleApplied {
+                scaler: "checkout-workers".into(),
+                request_id,
+                target: "kubernetes".into(),
+                outcome: ScaleOutcome::Applied,
+                observed_replicas: 4,
+                applied_replicas: 8,
+                status_replicas: Some(4),
+                answer: "resourceVersion 48213".into(),
+                attempts: 1,
+            }),
+            "actuator",
+            "checkout-workers",
+            "2024-05-02T10:08:16Z",
         ),
         event(
             EventPayload::IssueFiled(IssueFiled {
@@ -521,4 +572,29 @@ fn a_minimal_started_deploy_with_nanosecond_times_validates() {
     let instance: Value = serde_json::from_slice(&e.to_json()).expect("JSON");
     assert_valid("DeployRecorded", &instance);
     assert_eq!(Event::from_json(&e.to_json()).expect("decodes"), e);
+}
+
+#[test]
+fn scale_events_validate_without_optional_fields_and_refuse_unknown_limits() {
+    let mut minimal = scale_requested(true);
+    minimal.query_value = None;
+    minimal.raw_desired = None;
+    minimal.limited_by = vec![];
+    minimal.cause = None;
+    for request in [scale_requested(true), minimal] {
+        let e = event(
+            EventPayload::ScaleRequested(request),
+            "evaluator",
+            "checkout-workers",
+            "2024-05-02T10:08:15Z",
+        );
+        let instance: Value = serde_json::from_slice(&e.to_json()).expect("JSON");
+        assert_valid("ScaleRequested", &instance);
+        assert_eq!(Event::from_json(&e.to_json()).expect("decodes"), e);
+
+        let mut bad = instance.clone();
+        bad["payload"]["limited_by"] = json!(["luck"]);
+        assert_invalid("ScaleRequested", &bad, "names an unknown limit");
+        assert!(Event::from_json(&serde_json::to_vec(&bad).expect("JSON")).is_err());
+    }
 }

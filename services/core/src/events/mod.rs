@@ -6,12 +6,16 @@ mod alerts;
 mod deploys;
 mod outcomes;
 mod samples;
+mod scaling;
 
 pub use actions::{IssueAction, IssueRequested, WebhookRequested};
 pub use alerts::{AlertEvent, AlertState, SuspectDeploy};
 pub use deploys::{Commit, DeployRecorded, DeployStatus};
 pub use outcomes::{
     ActionFailed, IssueClosed, IssueCommented, IssueFiled, IssueReopened, WebhookDelivered,
+};
+pub use scaling::{
+    ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
 pub use samples::{SamplesReceived, REMOTE_WRITE_V1_SNAPPY};
 
@@ -66,10 +70,12 @@ payloads! {
     AlertResolved(AlertEvent) => Alerts, version 1;
     IssueRequested(IssueRequested) => Actions, version 1;
     WebhookRequested(WebhookRequested) => Actions, version 1;
+    ScaleRequested(ScaleRequested) => Actions, version 1;
     IssueFiled(IssueFiled) => Outcomes, version 1;
     IssueCommented(IssueCommented) => Outcomes, version 1;
     IssueClosed(IssueClosed) => Outcomes, version 1;
     IssueReopened(IssueReopened) => Outcomes, version 1;
     WebhookDelivered(WebhookDelivered) => Outcomes, version 1;
+    ScaleApplied(ScaleApplied) => Outcomes, version 1;
     ActionFailed(ActionFailed) => Outcomes, version 1;
 }
