@@ -8,11 +8,13 @@ pub mod embedded;
 mod error;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod membership;
 #[cfg(feature = "testsuite")]
 #[doc(hidden)]
 pub mod testsuite;
 
 pub use error::LogError;
+pub use membership::{Assignment, Membership};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -105,6 +107,12 @@ pub trait EventLog: Send + Sync + 'static {
         topic: &str,
         partition: u32,
     ) -> Result<Option<CommittedPosition>, LogError>;
+
+    /// Joins `group` as one of the live members sharing the partitions of
+    /// `topic` (created if missing), for work split across processes: each
+    /// partition is owned by one member at a time and moves to the others
+    /// when its owner leaves or dies (module [`membership`]).
+    async fn join(&self, group: &str, topic: &str) -> Result<Membership, LogError>;
 }
 
 /// The partition a key maps to; the same function for every backend so a

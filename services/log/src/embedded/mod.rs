@@ -23,7 +23,8 @@ mod writer;
 pub use options::EmbeddedOptions;
 
 use crate::{
-    partition_for_key, CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord,
+    partition_for_key, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
+    StoredRecord,
 };
 use async_trait::async_trait;
 use groups::GroupStore;
@@ -334,6 +335,13 @@ impl EventLog for EmbeddedLog {
         tokio::task::spawn_blocking(move || groups.committed(&group, &topic, partition))
             .await
             .map_err(|error| LogError::Unavailable(format!("committed task failed: {error}")))?
+    }
+
+    /// The embedded log belongs to one process (the data dir is locked), so
+    /// that process is the group's only member and owns every partition.
+    async fn join(&self, group: &str, topic: &str) -> Result<Membership, LogError> {
+        topics::validate_name("group", group)?;
+        Ok(Membership::fixed(0..self.partitions(topic).await?))
     }
 }
 

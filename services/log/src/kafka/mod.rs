@@ -13,6 +13,7 @@
 
 mod errors;
 mod groups;
+mod membership;
 mod options;
 mod positions;
 mod reader;
@@ -21,7 +22,8 @@ mod topics;
 pub use options::{KafkaOptions, RESERVED_PROPERTIES};
 
 use crate::{
-    partition_for_key, CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord,
+    partition_for_key, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
+    StoredRecord,
 };
 use async_trait::async_trait;
 use errors::{is_fatal, is_timeout, is_unknown_topic, log_error};
@@ -443,6 +445,20 @@ impl EventLog for KafkaLog {
         self.positions
             .committed(self, group, topic, partition)
             .await
+    }
+
+    /// A subscribed member of `group` (module `membership`). The group name
+    /// must not be one used with `commit`: brokers refuse the standalone
+    /// commits that mirror positions into a group with subscribed members.
+    async fn join(&self, group: &str, topic: &str) -> Result<Membership, LogError> {
+        validate_name("group", group)?;
+        // The topic must exist (with its configured partition count)
+        // before anyone subscribes, or the group balances nothing.
+        self.partitions(topic).await?;
+        let (options, group, topic) = (self.options.clone(), group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || membership::join(&options, &group, &topic))
+            .await
+            .map_err(|error| LogError::Unavailable(format!("join task failed: {error}")))?
     }
 }
 

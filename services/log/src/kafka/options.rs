@@ -69,6 +69,10 @@ pub struct KafkaOptions {
     /// with their metadata (module `positions` says why). One per closeloop
     /// deployment sharing a cluster, like the `<prefix>.*` topics.
     pub positions_topic: String,
+    /// How long a member of a shared group (see [`crate::membership`]) may
+    /// go silent before the broker gives its partitions to the others:
+    /// the failover time after a crash (Kafka's `session.timeout.ms`).
+    pub session_timeout: Duration,
 }
 
 impl Default for KafkaOptions {
@@ -82,6 +86,7 @@ impl Default for KafkaOptions {
             request_timeout: Duration::from_secs(5),
             max_idle_readers: 32,
             positions_topic: "closeloop.positions".to_string(),
+            session_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -109,6 +114,7 @@ impl fmt::Debug for KafkaOptions {
             .field("request_timeout", &self.request_timeout)
             .field("max_idle_readers", &self.max_idle_readers)
             .field("positions_topic", &self.positions_topic)
+            .field("session_timeout", &self.session_timeout)
             .finish()
     }
 }
@@ -135,6 +141,7 @@ impl KafkaOptions {
         for (name, timeout) in [
             ("append_timeout", self.append_timeout),
             ("request_timeout", self.request_timeout),
+            ("session_timeout", self.session_timeout),
         ] {
             // librdkafka takes milliseconds as a C int.
             if timeout < Duration::from_millis(1) || timeout.as_millis() > i32::MAX as u128 {
@@ -230,6 +237,25 @@ impl KafkaOptions {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "error")
             .set("session.timeout.ms", millis(session));
+        config
+    }
+
+    /// A member of a shared group: it subscribes, so the broker balances
+    /// the topic's partitions between the live members; it never commits
+    /// (positions are kept with `commit`) and its fetched records are
+    /// unused (the partitions are paused once assigned).
+    pub(crate) fn membership_config(&self, group: &str) -> ClientConfig {
+        let mut config = self.base();
+        let session = self.session_timeout;
+        // The broker expects a heartbeat well within the session.
+        let heartbeat = (session / 4).max(Duration::from_millis(100));
+        config
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "latest")
+            .set("session.timeout.ms", millis(session))
+            .set("heartbeat.interval.ms", millis(heartbeat));
         config
     }
 }
