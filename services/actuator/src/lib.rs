@@ -18,6 +18,7 @@ mod plan;
 pub mod retry;
 pub mod routing;
 mod runner;
+pub mod scale;
 pub mod state;
 pub mod webhook;
 pub mod webhook_payload;

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod retention;
 pub mod rules;
 pub mod runner;
+pub mod scaling;
 pub mod template;
 pub mod unit_test;
 

@@ -1,0 +1,56 @@
+//! The `target` of a scaler in closeloop.yml, as the actuator needs it.
+//! The evaluator parses the same node for validation (its
+//! `scaling::config::TargetConfig`); the shapes must stay alike.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum ScaleTargetConfig {
+    Kubernetes(KubernetesTargetConfig),
+    Webhook(WebhookTargetConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesTargetConfig {
+    /// e.g. `https://k8s:6443`.
+    pub api_url: String,
+    pub namespace: String,
+    pub kind: WorkloadKind,
+    pub name: String,
+    /// A bearer token, read at every call: service-account tokens rotate.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// PEM CA bundle the API server's certificate must chain to.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+}
+
+impl WorkloadKind {
+    /// The resource name in the apps/v1 API path.
+    pub fn resource(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTargetConfig {
+    pub url: String,
+    /// Sent with every POST; values may be credentials and are never logged.
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretString>,
+}
