@@ -1,8 +1,12 @@
-//! The actuator's loop: rebuild state from `closeloop.outcomes`, then read
-//! `closeloop.alerts` as consumer group `actuator`, act on each record and
-//! commit its offset only once every effect of the record has its outcome
-//! in the log. A crash therefore redelivers the record, and the outcomes
-//! already written keep it from acting twice.
+//! The actuator's loop: read `closeloop.alerts` as consumer group
+//! `actuator`, only in the partitions this process owns as a member of
+//! `<prefix>.actuator.members` (the alerts' partitions are split between
+//! live actuators, and move when one leaves or dies), act on each record
+//! and commit its offset only once every effect of the record has its
+//! outcome in the log. A crash or a handover therefore redelivers the
+//! record, and the outcomes already written keep it from acting twice.
+//! Whenever partitions are gained, the state is rebuilt from the whole
+//! `closeloop.outcomes` topic, where the previous owner left it.
 
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
@@ -10,17 +14,27 @@ use crate::metrics;
 use crate::plan::Plan;
 use crate::state::ActuatorState;
 use chrono::{DateTime, Utc};
+use closeloop_core::metrics::set_consumer_lag;
 use closeloop_core::topics::Topic;
 use closeloop_core::{Event, EventPayload};
-use closeloop_log::{CommittedPosition, EventLog, LogError, NewRecord};
+use closeloop_log::{
+    Assignment, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
+};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 /// The consumer group whose committed offsets say what has been acted on.
 pub const CONSUMER_GROUP: &str = "actuator";
+
+/// The `consumer` label of this role's lag gauge.
+const LAG_CONSUMER: &str = "actuator";
+/// The lag gauge costs one end-offset request per owned partition; this
+/// bounds how often it is paid.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 const READ_BATCH: usize = 100;
 const REBUILD_BATCH: usize = 1000;
@@ -73,6 +87,10 @@ pub(crate) struct Topics {
     pub alerts: String,
     pub actions: String,
     pub outcomes: String,
+    /// The membership group sharing the alerts' partitions. Not
+    /// [`CONSUMER_GROUP`]: Kafka refuses standalone commits into a group
+    /// with subscribed members.
+    pub members: String,
 }
 
 impl Topics {
@@ -81,6 +99,7 @@ impl Topics {
             alerts: Topic::Alerts.name(prefix),
             actions: Topic::Actions.name(prefix),
             outcomes: Topic::Outcomes.name(prefix),
+            members: format!("{prefix}.actuator.members"),
         }
     }
 }
@@ -121,51 +140,161 @@ impl Stop {
 
 impl Actuator {
     async fn consume(&mut self, mut stop: Stop) -> Result<(), ActuatorError> {
-        self.rebuild().await?;
         let topic = self.topics.alerts.clone();
-        let partitions = self.log.partitions(&topic).await?;
-        let mut next = Vec::new();
-        for partition in 0..partitions {
-            let committed = self
-                .log
-                .committed(CONSUMER_GROUP, &topic, partition)
-                .await?;
-            next.push(committed.map_or(0, |c| c.next_offset));
-        }
-        info!(topic = %topic, partitions, issues = self.state.issue_count(), "actuator consuming alerts");
+        let mut membership = self.log.join(&self.topics.members, &topic).await?;
+        info!(topic = %topic, group = %self.topics.members, "actuator joined the alerts' consumers");
+        // Owned partitions and the offset of the next record to handle in each.
+        let mut next: BTreeMap<u32, Offset> = BTreeMap::new();
+        let mut acted_on = 0;
+        let mut first = true;
+        let mut lag_reported: Option<Instant> = None;
         loop {
-            let mut idle = true;
-            for partition in 0..partitions {
-                if stop.requested() {
-                    return Ok(());
-                }
-                let slot = partition as usize;
-                let records = self
-                    .log
-                    .read(&topic, partition, next[slot], READ_BATCH, Duration::ZERO)
+            if stop.requested() {
+                return Ok(());
+            }
+            // Only here, between records: a record is never abandoned
+            // half done because its partition moved.
+            let changed = if std::mem::take(&mut first) {
+                Some(
+                    membership
+                        .current_if_changed()
+                        .unwrap_or_else(|| membership.current()),
+                )
+            } else {
+                membership.current_if_changed()
+            };
+            if let Some(assignment) = changed {
+                self.reassign(&topic, &mut next, acted_on, &assignment)
                     .await?;
-                idle &= records.is_empty();
-                let before = next[slot];
-                for record in &records {
-                    match self.handle_record(record, &mut stop).await? {
-                        Progress::Done => next[slot] = record.offset + 1,
-                        Progress::Interrupted => break,
-                    }
-                }
-                if next[slot] != before {
-                    let position = CommittedPosition {
-                        next_offset: next[slot],
-                        metadata: String::new(),
-                    };
-                    self.log
-                        .commit(CONSUMER_GROUP, &topic, partition, position)
-                        .await?;
-                }
+                acted_on = assignment.generation;
+                membership.acknowledge(acted_on);
+            }
+            let idle = self
+                .round(&topic, &mut next, &membership, &mut stop)
+                .await?;
+            if lag_reported.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
+                self.report_lag(&topic, &next).await;
+                lag_reported = Some(Instant::now());
             }
             if idle && !stop.sleep(IDLE_POLL).await {
                 return Ok(());
             }
         }
+    }
+
+    /// Reads and handles one batch per owned partition, committing after
+    /// each batch; returns whether there was nothing to read. Stops early,
+    /// with what it handled committed, when the assignment changes.
+    ///
+    /// A record waiting out a long retry backoff is not interrupted by a
+    /// revocation: the revocation's acknowledgement waits until the record
+    /// is done, or for at most the session timeout, after which the broker
+    /// hands the partition over anyway and the new owner redelivers the
+    /// uncommitted record. That cannot file an issue twice: before creating
+    /// one, the tracker is searched for the fingerprint's marker, and an
+    /// issue found there is adopted. A webhook may then be sent twice
+    /// (at-least-once, as from Alertmanager).
+    async fn round(
+        &mut self,
+        topic: &str,
+        next: &mut BTreeMap<u32, Offset>,
+        membership: &Membership,
+        stop: &mut Stop,
+    ) -> Result<bool, ActuatorError> {
+        let mut idle = true;
+        for (&partition, offset) in next.iter_mut() {
+            if stop.requested() || membership.has_changed() {
+                return Ok(false);
+            }
+            let records = self
+                .log
+                .read(topic, partition, *offset, READ_BATCH, Duration::ZERO)
+                .await?;
+            idle &= records.is_empty();
+            let before = *offset;
+            for record in &records {
+                match self.handle_record(record, stop).await? {
+                    Progress::Done => *offset = record.offset + 1,
+                    Progress::Interrupted => break,
+                }
+                if membership.has_changed() {
+                    break;
+                }
+            }
+            if *offset != before {
+                let position = CommittedPosition {
+                    next_offset: *offset,
+                    metadata: String::new(),
+                };
+                self.log
+                    .commit(CONSUMER_GROUP, topic, partition, position)
+                    .await?;
+            }
+        }
+        Ok(idle)
+    }
+
+    /// Acts on a new assignment: forgets revoked partitions (their
+    /// progress is already committed: `round` commits after every batch
+    /// and before it looks at the assignment again), and for gained ones
+    /// rebuilds the state from the outcomes topic, where their previous
+    /// owner recorded what it did, then resumes at their committed
+    /// offsets. The caller acknowledges afterwards.
+    async fn reassign(
+        &mut self,
+        topic: &str,
+        next: &mut BTreeMap<u32, Offset>,
+        acted_on: u64,
+        assignment: &Assignment,
+    ) -> Result<(), ActuatorError> {
+        if assignment.generation > acted_on + 1 && !next.is_empty() {
+            // A generation went by unseen: a revocation was not
+            // acknowledged in time (a record was in a long retry), so the
+            // partitions still listed may have had another owner since.
+            warn!(topic = %topic, generation = assignment.generation, "a revocation passed unacknowledged; resuming every partition from its committed offset");
+            next.clear();
+        }
+        let revoked: Vec<u32> = next
+            .keys()
+            .copied()
+            .filter(|p| !assignment.partitions.contains(p))
+            .collect();
+        for partition in &revoked {
+            next.remove(partition);
+        }
+        let gained: Vec<u32> = assignment
+            .partitions
+            .iter()
+            .copied()
+            .filter(|p| !next.contains_key(p))
+            .collect();
+        if !gained.is_empty() {
+            // Rebalances are rare; replaying all outcomes is simpler than
+            // picking out the gained partitions' fingerprints, and right.
+            self.state = ActuatorState::default();
+            self.rebuild().await?;
+            for &partition in &gained {
+                let committed = self.log.committed(CONSUMER_GROUP, topic, partition).await?;
+                next.insert(partition, committed.map_or(0, |c| c.next_offset));
+            }
+        }
+        info!(topic = %topic, generation = assignment.generation, ?revoked, ?gained, owned = ?assignment.partitions, "actuator partitions reassigned");
+        Ok(())
+    }
+
+    /// Sets the lag gauge: records not yet handled in the owned partitions.
+    async fn report_lag(&self, topic: &str, next: &BTreeMap<u32, Offset>) {
+        let mut lag = 0;
+        for (&partition, &offset) in next {
+            match self.log.end_offset(topic, partition).await {
+                Ok(end) => lag += end.saturating_sub(offset),
+                Err(e) => {
+                    debug!(topic = %topic, partition, error = %e, "no end offset for the lag gauge");
+                    return;
+                }
+            }
+        }
+        set_consumer_lag(LAG_CONSUMER, Topic::Alerts, lag);
     }
 
     /// Replays the whole outcomes topic into `self.state`.

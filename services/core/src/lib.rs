@@ -6,6 +6,7 @@ pub mod duration;
 pub mod envelope;
 pub mod events;
 pub mod labels;
+pub mod metrics;
 pub mod remote_write;
 pub mod remote_write_walk;
 pub mod time;

@@ -6,10 +6,10 @@
 use chrono::{DateTime, Utc};
 use closeloop_core::events::{
     ActionFailed, AlertEvent, Commit, DeployRecorded, DeployStatus, IssueAction, IssueClosed,
-    IssueCommented, IssueFiled, IssueReopened, IssueRequested, SamplesReceived, SuspectDeploy,
-    WebhookDelivered, WebhookRequested, REMOTE_WRITE_V1_SNAPPY,
+    IssueCommented, IssueFiled, IssueReopened, IssueRequested, SamplesReceived, SamplesRecorded,
+    SuspectDeploy, WebhookDelivered, WebhookRequested, REMOTE_WRITE_V1_SNAPPY,
 };
-use closeloop_core::remote_write::decode;
+use closeloop_core::remote_write::{decode, Label, Sample, TimeSeries, WriteRequest};
 use closeloop_core::{fingerprint, Event, EventPayload, LabelSet};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
@@ -145,6 +145,39 @@ fn samples_received() -> SamplesReceived {
     }
 }
 
+/// A recording rule's output at one tick, encoded as the evaluator does.
+fn samples_recorded() -> SamplesRecorded {
+    let series = |value: f64| TimeSeries {
+        labels: vec![
+            Label {
+                name: "__name__".into(),
+                value: "job:http_requests:rate5m".into(),
+            },
+            Label {
+                name: "job".into(),
+                value: "checkout".into(),
+            },
+        ],
+        samples: vec![Sample {
+            value,
+            timestamp: 1_714_644_030_000,
+        }],
+        ..Default::default()
+    };
+    let request = WriteRequest {
+        timeseries: vec![series(12.5)],
+        metadata: vec![],
+    };
+    SamplesRecorded::new(
+        "rules/http.yml",
+        "http",
+        1_714_644_030_000,
+        1_714_644_030_000,
+        &request,
+    )
+    .expect("encodes")
+}
+
 /// A metric decision capped by the Pods policy, or an alert step.
 fn scale_requested(alert_step: bool) -> ScaleRequested {
     ScaleRequested {
@@ -202,6 +235,12 @@ fn examples() -> Vec<Event> {
             "ingest",
             "3",
             "2024-05-02T10:00:00Z",
+        ),
+        event(
+            EventPayload::SamplesRecorded(samples_recorded()),
+            "evaluator",
+            "11834263731232125745",
+            "2024-05-02T10:00:30Z",
         ),
         event(
             EventPayload::DeployRecorded(deploy.clone()),

@@ -1,7 +1,9 @@
 //! The evaluator's state and its one pure step: samples and deploys go in,
 //! the watermark advances, rule groups are evaluated at every tick their
-//! interval aligns to, and alert transitions come out. Same inputs, same
-//! outputs: that is what makes restart and replay safe.
+//! interval aligns to, and alert transitions come out, with what each
+//! group wrote (recording rules, `ALERTS`, stale markers) for the runner
+//! to write back into the samples stream. Same inputs, same outputs: that
+//! is what makes restart and replay safe.
 
 use crate::alerting::restore;
 use crate::deploys::{Attribution, DeployTracker};
@@ -36,6 +38,25 @@ pub struct Decision {
     pub key: String,
 }
 
+/// The samples one group wrote at one tick, all at `timestamp_ms` (the
+/// tick minus the group's query offset); stale markers for series that
+/// vanished are included.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub rule_file: String,
+    pub rule_group: String,
+    pub tick_ms: i64,
+    pub timestamp_ms: i64,
+    pub samples: Vec<(Labels, f64)>,
+}
+
+/// What advancing the watermark produced, in tick order.
+#[derive(Debug, Default)]
+pub struct Advanced {
+    pub decisions: Vec<Decision>,
+    pub recorded: Vec<Recorded>,
+}
+
 struct GroupRuntime {
     run: GroupRun,
     /// `file;name`, as Prometheus keys groups.
@@ -65,6 +86,10 @@ pub struct Evaluator {
     options: EvalOptions,
     /// Label sets of recently seen series by fingerprint.
     label_cache: HashMap<u64, Labels>,
+    /// Newest sample time of each series rule groups wrote, so reading
+    /// that output back from the log (the evaluator's own, after a restart,
+    /// or a re-evaluated tick's duplicate) adds nothing.
+    recorded_newest: HashMap<Labels, i64>,
 }
 
 impl Evaluator {
@@ -108,6 +133,7 @@ impl Evaluator {
             deploy_series_tick: None,
             options,
             label_cache: HashMap::new(),
+            recorded_newest: HashMap::new(),
         }
     }
 
@@ -134,6 +160,32 @@ impl Evaluator {
                 }
             };
             for sample in series.samples {
+                storage.append(&labels, sample.timestamp, sample.value);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Appends a decompressed `SamplesRecorded` body: rule output, from
+    /// this evaluator or another one. A sample at the same time as the
+    /// newest one of its series is a duplicate of what is there (the rule
+    /// wrote it in memory, or the log holds it twice) and is dropped: the
+    /// first write wins, as in Prometheus' TSDB. Older samples go in as
+    /// any out-of-order sample does (a restart may read partitions in a
+    /// different order than they were written).
+    pub fn append_recorded(&mut self, raw: &[u8]) -> Result<(), RemoteWriteError> {
+        let (storage, newest) = (&mut self.storage, &mut self.recorded_newest);
+        walk(raw, |_, series| {
+            let labels = Labels::from_pairs(series.labels.iter().copied());
+            for sample in series.samples {
+                match newest.get_mut(&labels) {
+                    Some(t) if *t == sample.timestamp => continue,
+                    Some(t) => *t = (*t).max(sample.timestamp),
+                    None => {
+                        newest.insert(labels.clone(), sample.timestamp);
+                    }
+                }
                 storage.append(&labels, sample.timestamp, sample.value);
             }
             Ok(())
@@ -207,9 +259,16 @@ impl Evaluator {
     }
 
     /// Evaluates every group tick at or before `watermark_ms`, in time
-    /// order, and returns the decisions.
+    /// order, and returns the decisions (for callers that do not write
+    /// rule output back, such as a backtest).
     pub fn advance_to(&mut self, watermark_ms: i64) -> Vec<Decision> {
-        let mut decisions = Vec::new();
+        self.advance(watermark_ms).decisions
+    }
+
+    /// Evaluates every group tick at or before `watermark_ms`, in time
+    /// order, and returns the decisions and what each group tick wrote.
+    pub fn advance(&mut self, watermark_ms: i64) -> Advanced {
+        let mut out = Advanced::default();
         loop {
             let due = self
                 .groups
@@ -220,15 +279,16 @@ impl Evaluator {
                 .min();
             let Some((tick, index)) = due else { break };
             self.materialize_deploy_series(tick);
-            self.eval_group(index, tick, &mut decisions);
+            self.eval_group(index, tick, &mut out);
             self.groups[index].last_tick_ms = Some(tick);
         }
         let oldest = self.oldest_needed_ms(watermark_ms);
         self.storage.truncate_before(oldest);
+        self.recorded_newest.retain(|_, t| *t >= oldest);
         self.deploys
             .prune(watermark_ms - self.config.attribution.window_ms);
         metrics::WINDOW_SERIES.set(self.storage.series_count() as i64);
-        decisions
+        out
     }
 
     /// Deploys are pushed facts: their series stay current at every tick
@@ -253,7 +313,7 @@ impl Evaluator {
         }
     }
 
-    fn eval_group(&mut self, index: usize, tick: i64, decisions: &mut Vec<Decision>) {
+    fn eval_group(&mut self, index: usize, tick: i64, out: &mut Advanced) {
         let started = Instant::now();
         let (deploys, attribution) = (&self.deploys, &self.config.attribution);
         let suspects =
@@ -266,11 +326,33 @@ impl Evaluator {
         };
         let group = &mut self.groups[index];
         let mut events = Vec::new();
-        for failure in group.run.eval(&mut self.storage, tick, &env, &mut events) {
+        let mut written = Vec::new();
+        for failure in
+            group
+                .run
+                .eval_recorded(&mut self.storage, tick, &env, &mut events, &mut written)
+        {
             metrics::RULE_FAILURES.inc();
             tracing::warn!(group = %group.run.group.name, rule = %failure.rule, error = %failure.message, "rule evaluation failed");
         }
-        decisions.extend(events.into_iter().map(|payload| {
+        let timestamp_ms = tick - group.run.group.query_offset.as_millis() as i64;
+        if !written.is_empty() {
+            for (labels, _) in &written {
+                let newest = self
+                    .recorded_newest
+                    .entry(labels.clone())
+                    .or_insert(timestamp_ms);
+                *newest = (*newest).max(timestamp_ms);
+            }
+            out.recorded.push(Recorded {
+                rule_file: group.run.group.file.clone(),
+                rule_group: group.run.group.name.clone(),
+                tick_ms: tick,
+                timestamp_ms,
+                samples: written,
+            });
+        }
+        out.decisions.extend(events.into_iter().map(|payload| {
             let key = match &payload {
                 EventPayload::AlertPending(e)
                 | EventPayload::AlertFiring(e)

@@ -3,6 +3,8 @@
 //! back before the next rule runs (so recording rules feed later rules),
 //! alerting rules writing `ALERTS` and `ALERTS_FOR_STATE`, and a stale
 //! marker for every series a rule wrote last time but not this time.
+//! What it writes is also handed back, so the engine can write it into
+//! the log as `SamplesRecorded`.
 //! The alert state machine itself is `alerting::eval_alerting_rule`.
 //! The live engine and `rules test` both evaluate groups through this, so
 //! they cannot disagree.
@@ -57,13 +59,26 @@ impl GroupRun {
         env: &EvalEnv<'_>,
         events: &mut Vec<EventPayload>,
     ) -> Vec<RuleFailure> {
+        self.eval_recorded(storage, ts_ms, env, events, &mut Vec::new())
+    }
+
+    /// As `eval`, and also appends every sample written into `storage` (at
+    /// `ts_ms` minus the query offset, stale markers included) to `written`.
+    pub fn eval_recorded(
+        &mut self,
+        storage: &mut Storage,
+        ts_ms: i64,
+        env: &EvalEnv<'_>,
+        events: &mut Vec<EventPayload>,
+        written: &mut Vec<(Labels, f64)>,
+    ) -> Vec<RuleFailure> {
         let mut failures = Vec::new();
         // Prometheus 3 evaluates at `ts - query_offset` and writes the
         // results there; the alert clock still runs at `ts`.
         let query_ts = ts_ms - self.group.query_offset.as_millis() as i64;
         for index in 0..self.group.rules.len() {
-            let written = match self.eval_rule(index, storage, ts_ms, query_ts, env, events) {
-                Ok(written) => written,
+            let output = match self.eval_rule(index, storage, ts_ms, query_ts, env, events) {
+                Ok(output) => output,
                 Err(message) => {
                     failures.push(RuleFailure {
                         rule: rule_name(&self.group.rules[index]).to_string(),
@@ -73,13 +88,15 @@ impl GroupRun {
                     continue;
                 }
             };
-            let mut current = HashSet::with_capacity(written.len());
-            for (labels, value) in written {
+            let mut current = HashSet::with_capacity(output.len());
+            for (labels, value) in output {
                 storage.append(&labels, query_ts, value);
+                written.push((labels.clone(), value));
                 current.insert(labels);
             }
             for gone in self.previous_series[index].difference(&current) {
                 storage.append(gone, query_ts, stale_marker());
+                written.push((gone.clone(), stale_marker()));
             }
             self.previous_series[index] = current;
         }

@@ -1,12 +1,14 @@
 //! The evaluator's I/O: restore state from the log, tail the samples and
-//! deploys streams, advance the watermark, append decisions to the alerts
-//! stream, and only then commit how far it got.
+//! deploys streams, advance the watermark, write what rule groups recorded
+//! back into the samples stream and decisions to the alerts stream, and
+//! only then commit how far it got.
 
-use crate::engine::{Decision, Evaluator};
+use crate::engine::{Decision, Evaluator, Recorded};
 use crate::metrics;
-use closeloop_core::remote_write;
+use closeloop_core::events::SamplesRecorded;
+use closeloop_core::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
 use closeloop_core::topics::Topic;
-use closeloop_core::{Event, EventPayload};
+use closeloop_core::{fingerprint_sorted, Event, EventPayload};
 use closeloop_log::{CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -182,11 +184,15 @@ impl Runner {
         }
         self.watermark_ms = watermark;
         metrics::WATERMARK.set(watermark / 1000);
-        let decisions = self.evaluator.advance_to(watermark);
-        if decisions.is_empty() {
+        let advanced = self.evaluator.advance(watermark);
+        if advanced.decisions.is_empty() && advanced.recorded.is_empty() {
             return Ok(false);
         }
-        self.append_decisions(decisions).await?;
+        // Both before the commit that marks these ticks evaluated: a crash
+        // in between re-evaluates them, and the duplicates are harmless
+        // (`Evaluator::append_recorded`, the actuator's idempotency).
+        self.append_recorded(advanced.recorded).await?;
+        self.append_decisions(advanced.decisions).await?;
         Ok(true)
     }
 
@@ -211,20 +217,33 @@ impl Runner {
                 let Some(event) = decode(record) else {
                     continue;
                 };
-                if let EventPayload::SamplesReceived(batch) = &event.payload {
-                    let appended = remote_write::decompress(&batch.body, MAX_DECODED)
-                        .and_then(|raw| self.evaluator.append_remote_write(&raw));
-                    match appended {
-                        Ok(()) => {
-                            if let Some(max) = batch.max_timestamp_ms {
-                                self.newest_sample_ms = self.newest_sample_ms.max(max);
+                match &event.payload {
+                    EventPayload::SamplesReceived(batch) => {
+                        let appended = remote_write::decompress(&batch.body, MAX_DECODED)
+                            .and_then(|raw| self.evaluator.append_remote_write(&raw));
+                        match appended {
+                            Ok(()) => {
+                                if let Some(max) = batch.max_timestamp_ms {
+                                    self.newest_sample_ms = self.newest_sample_ms.max(max);
+                                }
+                            }
+                            Err(err) => {
+                                metrics::DECODE_FAILURES.inc();
+                                tracing::warn!(offset = record.offset, error = %err, "skipping undecodable samples");
                             }
                         }
-                        Err(err) => {
+                    }
+                    // Rule output is at ticks the watermark has already
+                    // passed, so it never moves the watermark.
+                    EventPayload::SamplesRecorded(recorded) => {
+                        let appended = remote_write::decompress(&recorded.body, MAX_DECODED)
+                            .and_then(|raw| self.evaluator.append_recorded(&raw));
+                        if let Err(err) = appended {
                             metrics::DECODE_FAILURES.inc();
-                            tracing::warn!(offset = record.offset, error = %err, "skipping undecodable samples");
+                            tracing::warn!(offset = record.offset, error = %err, "skipping undecodable recorded samples");
                         }
                     }
+                    _ => {}
                 }
             }
             any |= !records.is_empty();
@@ -255,7 +274,78 @@ impl Runner {
         Ok(())
     }
 
+    /// Writes each group tick's output into the samples stream as one
+    /// `SamplesRecorded`, keyed as ingest keys a remote-write batch.
+    async fn append_recorded(&self, recorded: Vec<Recorded>) -> Result<(), RunnerError> {
+        if recorded.is_empty() {
+            return Ok(());
+        }
+        let topic = Topic::Samples.name(&self.prefix);
+        let now = closeloop_core::time::from_millis((self.policy.wall_clock_ms)());
+        let mut records = Vec::with_capacity(recorded.len());
+        for output in recorded {
+            let Some((first, _)) = output.samples.first() else {
+                continue;
+            };
+            let key = fingerprint_sorted(first.iter()).to_string();
+            let request = WriteRequest {
+                timeseries: output
+                    .samples
+                    .iter()
+                    .map(|(labels, value)| TimeSeries {
+                        labels: labels
+                            .iter()
+                            .map(|(name, value)| Label {
+                                name: name.to_string(),
+                                value: value.to_string(),
+                            })
+                            .collect(),
+                        samples: vec![Sample {
+                            value: *value,
+                            timestamp: output.timestamp_ms,
+                        }],
+                        ..Default::default()
+                    })
+                    .collect(),
+                metadata: Vec::new(),
+            };
+            let payload = match SamplesRecorded::new(
+                &output.rule_file,
+                &output.rule_group,
+                output.tick_ms,
+                output.timestamp_ms,
+                &request,
+            ) {
+                Ok(payload) => payload,
+                Err(err) => {
+                    tracing::warn!(group = %output.rule_group, tick_ms = output.tick_ms, error = %err, "recorded samples not encodable");
+                    continue;
+                }
+            };
+            let occurred_at = closeloop_core::time::from_millis(output.tick_ms);
+            let event = Event::new(
+                EventPayload::SamplesRecorded(payload),
+                "evaluator",
+                key,
+                occurred_at,
+                now,
+            );
+            records.push(NewRecord {
+                key: event.envelope.key.clone().into_bytes().into(),
+                value: event.to_json().into(),
+                // The sample time, so the commit keeps this record for as
+                // long as the window needs it.
+                timestamp_ms: output.timestamp_ms,
+            });
+        }
+        self.log.append(&topic, records).await?;
+        Ok(())
+    }
+
     async fn append_decisions(&self, decisions: Vec<Decision>) -> Result<(), RunnerError> {
+        if decisions.is_empty() {
+            return Ok(());
+        }
         let topic = Topic::Alerts.name(&self.prefix);
         let now = closeloop_core::time::from_millis((self.policy.wall_clock_ms)());
         let records = decisions

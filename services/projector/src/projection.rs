@@ -167,6 +167,7 @@ pub fn changes(event: Event) -> Vec<Change> {
             occurred_at: at,
         })],
         EventPayload::SamplesReceived(_)
+        | EventPayload::SamplesRecorded(_)
         | EventPayload::IssueRequested(_)
         | EventPayload::WebhookRequested(_) => Vec::new(),
     }

@@ -17,7 +17,7 @@ pub use outcomes::{
 pub use scaling::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
-pub use samples::{SamplesReceived, REMOTE_WRITE_V1_SNAPPY};
+pub use samples::{SamplesReceived, SamplesRecorded, REMOTE_WRITE_V1_SNAPPY};
 
 use crate::envelope::DecodeError;
 use crate::topics::Topic;
@@ -64,6 +64,7 @@ macro_rules! payloads {
 
 payloads! {
     SamplesReceived(SamplesReceived) => Samples, version 1;
+    SamplesRecorded(SamplesRecorded) => Samples, version 1;
     DeployRecorded(DeployRecorded) => Deploys, version 1;
     AlertPending(AlertEvent) => Alerts, version 1;
     AlertFiring(AlertEvent) => Alerts, version 1;

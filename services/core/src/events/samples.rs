@@ -1,4 +1,5 @@
-//! `closeloop.samples`: batches of samples as a sender pushed them.
+//! `closeloop.samples`: batches of samples as a sender pushed them, and
+//! the samples closeloop's own recording rules wrote.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,56 @@ pub struct SamplesReceived {
     pub min_timestamp_ms: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_timestamp_ms: Option<i64>,
+}
+
+/// What one rule group wrote at one evaluation: recording rule output,
+/// `ALERTS`/`ALERTS_FOR_STATE`, and stale markers for series it wrote the
+/// time before but not this time. The body has the same format as
+/// [`SamplesReceived`], so every consumer of the stream reads it the same
+/// way; every sample in it is at `timestamp_ms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplesRecorded {
+    /// The rule file and group name, which together identify the group.
+    pub rule_file: String,
+    pub rule_group: String,
+    /// The evaluation tick (unix ms).
+    pub tick_ms: i64,
+    /// The time of the samples: the tick minus the group's `query_offset`.
+    pub timestamp_ms: i64,
+    pub format: String,
+    #[serde(with = "base64_bytes")]
+    pub body: bytes::Bytes,
+    pub series: u32,
+    pub samples: u32,
+}
+
+impl SamplesRecorded {
+    /// Encodes `request` as a remote-write 1.0 body (protobuf, snappy).
+    pub fn new(
+        rule_file: &str,
+        rule_group: &str,
+        tick_ms: i64,
+        timestamp_ms: i64,
+        request: &crate::remote_write::WriteRequest,
+    ) -> Result<SamplesRecorded, crate::remote_write::RemoteWriteError> {
+        use prost::Message;
+        let raw = request.encode_to_vec();
+        let body = snap::raw::Encoder::new().compress_vec(&raw)?;
+        Ok(SamplesRecorded {
+            rule_file: rule_file.to_string(),
+            rule_group: rule_group.to_string(),
+            tick_ms,
+            timestamp_ms,
+            format: REMOTE_WRITE_V1_SNAPPY.to_string(),
+            body: body.into(),
+            series: request.timeseries.len() as u32,
+            samples: request
+                .timeseries
+                .iter()
+                .map(|s| s.samples.len() as u32)
+                .sum(),
+        })
+    }
 }
 
 mod base64_bytes {

@@ -44,13 +44,17 @@ pub struct ScalerConfig {
     pub alert_cooldown: Duration,
 }
 
-/// Where replicas are changed. Parsed here so that `closeloop config check`
+/// Where replicas are changed: exactly one of `kubernetes` and `webhook`
+/// (a struct, not an enum, so that `{kubernetes: {...}}` reads the same in
+/// every serde format). Parsed here so that `closeloop config check`
 /// refuses a bad target; the actuator has its own copy of these shapes.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum TargetConfig {
-    Kubernetes(KubernetesTarget),
-    Webhook(WebhookTarget),
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesTarget>,
+    #[serde(default)]
+    pub webhook: Option<WebhookTarget>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -400,34 +404,38 @@ impl ScalerConfig {
                 }
             }
         }
-        match &self.target {
-            TargetConfig::Kubernetes(k) => {
-                for (field, value) in [
-                    ("api_url", &k.api_url),
-                    ("namespace", &k.namespace),
-                    ("name", &k.name),
-                ] {
-                    if value.trim().is_empty() {
-                        bad(
-                            &format!("target.kubernetes.{field}"),
-                            "must not be empty".into(),
-                        );
-                    }
-                }
-                if !k.api_url.starts_with("https://") && !k.api_url.starts_with("http://") {
+        if self.target.kubernetes.is_some() == self.target.webhook.is_some() {
+            bad(
+                "target",
+                "needs exactly one of `kubernetes` and `webhook`".into(),
+            );
+        }
+        if let Some(k) = &self.target.kubernetes {
+            for (field, value) in [
+                ("api_url", &k.api_url),
+                ("namespace", &k.namespace),
+                ("name", &k.name),
+            ] {
+                if value.trim().is_empty() {
                     bad(
-                        "target.kubernetes.api_url",
-                        format!("{:?} is not an http(s) URL", k.api_url),
+                        &format!("target.kubernetes.{field}"),
+                        "must not be empty".into(),
                     );
                 }
             }
-            TargetConfig::Webhook(w) => {
-                if !w.url.starts_with("https://") && !w.url.starts_with("http://") {
-                    bad(
-                        "target.webhook.url",
-                        format!("{:?} is not an http(s) URL", w.url),
-                    );
-                }
+            if !is_http_url(&k.api_url) {
+                bad(
+                    "target.kubernetes.api_url",
+                    format!("{:?} is not an http(s) URL", k.api_url),
+                );
+            }
+        }
+        if let Some(w) = &self.target.webhook {
+            if !is_http_url(&w.url) {
+                bad(
+                    "target.webhook.url",
+                    format!("{:?} is not an http(s) URL", w.url),
+                );
             }
         }
         if problems.is_empty() {
@@ -436,4 +444,8 @@ impl ScalerConfig {
             Err(problems)
         }
     }
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
 }
