@@ -104,6 +104,9 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
                 if record.timestamp_ms < earliest_needed {
                     continue;
                 }
+                // Only what senders pushed: stored `SamplesRecorded` are the
+                // output of the rules that ran then, and the rules under test
+                // (perhaps changed ones) write their own into the window.
                 let Ok(Event {
                     payload: EventPayload::SamplesReceived(batch),
                     ..
