@@ -7,11 +7,16 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// Exactly one of `kubernetes` and `webhook` (a struct rather than an
+/// enum so that `{kubernetes: {...}}` reads the same in every serde format;
+/// `build_target` refuses none or both).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum ScaleTargetConfig {
-    Kubernetes(KubernetesTargetConfig),
-    Webhook(WebhookTargetConfig),
+#[serde(deny_unknown_fields)]
+pub struct ScaleTargetConfig {
+    #[serde(default)]
+    pub kubernetes: Option<KubernetesTargetConfig>,
+    #[serde(default)]
+    pub webhook: Option<WebhookTargetConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

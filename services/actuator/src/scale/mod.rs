@@ -86,8 +86,12 @@ pub fn build_target(
     http: reqwest::Client,
     timeout: Duration,
 ) -> Result<Arc<dyn ScaleTarget>, ScaleSetupError> {
-    Ok(match config {
-        ScaleTargetConfig::Kubernetes(k) => Arc::new(KubernetesTarget::new(k, timeout)?),
-        ScaleTargetConfig::Webhook(w) => Arc::new(WebhookTarget::new(w.clone(), http, timeout)),
-    })
+    match (&config.kubernetes, &config.webhook) {
+        (Some(k), None) => Ok(Arc::new(KubernetesTarget::new(k, timeout)?)),
+        (None, Some(w)) => Ok(Arc::new(WebhookTarget::new(w.clone(), http, timeout))),
+        _ => Err(ScaleSetupError {
+            what: "target".into(),
+            reason: "needs exactly one of `kubernetes` and `webhook`".into(),
+        }),
+    }
 }
