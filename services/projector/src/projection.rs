@@ -170,6 +170,8 @@ pub fn changes(event: Event) -> Vec<Change> {
         | EventPayload::SamplesRecorded(_)
         | EventPayload::IssueRequested(_)
         | EventPayload::WebhookRequested(_) => Vec::new(),
+        // No scale-actions read model yet (issue 5 integration).
+        EventPayload::ScaleRequested(_) | EventPayload::ScaleApplied(_) => Vec::new(),
     }
 }
 
