@@ -80,6 +80,12 @@ if [ "$(psql_admin -Atc "SELECT 1 FROM pg_database WHERE datname = '$DATABASE'")
   echo "postgres.sh: creating database $DATABASE" >&2
   psql_admin -c "CREATE DATABASE $DATABASE OWNER $ROLE"
 fi
+# A database of its own for the broker fault test's nisshi, which keeps its
+# log in PostgreSQL (its own tables) so a broker restart loses nothing.
+if [ "$(psql_admin -Atc "SELECT 1 FROM pg_database WHERE datname = '${DATABASE}_broker'")" != 1 ]; then
+  echo "postgres.sh: creating database ${DATABASE}_broker" >&2
+  psql_admin -c "CREATE DATABASE ${DATABASE}_broker OWNER $ROLE"
+fi
 
 url="postgres://$ROLE:$PASSWORD@127.0.0.1:$port/$DATABASE"
 if ! psql -X -q -d "$url" -Atc 'SELECT 1' >/dev/null; then

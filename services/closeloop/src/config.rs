@@ -7,6 +7,7 @@ use closeloop_actuator::config::{ActuatorConfig, DeliveryConfig, ReceiverConfig,
 use closeloop_core::duration::serde_duration;
 use closeloop_core::LabelSet;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,14 +94,92 @@ impl Default for AttributionConfig {
     }
 }
 
-/// Where the read models live. The event log is the embedded one in the
-/// data dir; a Kafka log is not configurable yet.
+/// Where the event log and the read models live.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `postgres://user@host/db`, `sqlite://path` or a path; default
     /// `<data_dir>/closeloop.db` (SQLite).
     pub database: Option<String>,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// The event log: the embedded one in `<data_dir>/log` unless `kafka` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub kafka: Option<KafkaLogConfig>,
+}
+
+/// The log on a Kafka-protocol cluster (distributed mode).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaLogConfig {
+    /// `host:port` of the brokers to bootstrap from.
+    pub brokers: Vec<String>,
+    /// Topics are `<prefix>.samples`, `<prefix>.deploys`, ...; one prefix
+    /// per closeloop deployment sharing a cluster.
+    #[serde(default = "default_topic_prefix")]
+    pub topic_prefix: String,
+    /// Partitions of the topics closeloop creates (existing topics keep
+    /// theirs). Also the number of shards evaluators split rule groups into,
+    /// so at most this many evaluators share the work.
+    #[serde(default = "default_partitions")]
+    pub partitions: u32,
+    /// Replicas of the topics closeloop creates; default: the broker's.
+    pub replication_factor: Option<u16>,
+    /// How long a silent evaluator (or other member) keeps its share before
+    /// the others take it over.
+    #[serde(default = "default_session_timeout", with = "serde_duration")]
+    pub session_timeout: Duration,
+    /// How long an append waits for the brokers before ingest answers 503.
+    #[serde(default = "default_kafka_timeout", with = "serde_duration")]
+    pub append_timeout: Duration,
+    #[serde(default = "default_kafka_timeout", with = "serde_duration")]
+    pub request_timeout: Duration,
+    /// librdkafka settings passed through unchanged (`security.protocol`,
+    /// `sasl.mechanism`, `sasl.username`, `ssl.ca.location`, ...). Values
+    /// whose name looks secret are never logged.
+    #[serde(default)]
+    pub client: BTreeMap<String, ScalarValue>,
+}
+
+/// A YAML scalar given as a string, number or bool (`linger.ms: 20`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl std::fmt::Display for ScalarValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScalarValue::Text(text) => f.write_str(text),
+            ScalarValue::Integer(n) => write!(f, "{n}"),
+            ScalarValue::Float(x) => write!(f, "{x}"),
+            ScalarValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+fn default_topic_prefix() -> String {
+    closeloop_core::topics::DEFAULT_PREFIX.to_string()
+}
+
+fn default_partitions() -> u32 {
+    6
+}
+
+fn default_session_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_kafka_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -159,6 +238,25 @@ impl Config {
         if self.evaluation.interval.is_zero() {
             bail!("evaluation.interval: must be greater than 0");
         }
+        if let Some(kafka) = &self.storage.log.kafka {
+            if kafka.brokers.is_empty() {
+                bail!("storage.log.kafka.brokers: list at least one host:port");
+            }
+            if kafka.partitions == 0 {
+                bail!("storage.log.kafka.partitions: must be at least 1");
+            }
+            let prefix_ok = !kafka.topic_prefix.is_empty()
+                && kafka
+                    .topic_prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !prefix_ok {
+                bail!(
+                    "storage.log.kafka.topic_prefix: {:?} is not a valid Kafka topic name part (letters, digits, '.', '_', '-')",
+                    kafka.topic_prefix
+                );
+            }
+        }
         if self.attribution.labels.len() != 2 {
             bail!("attribution.labels: expected two label names (service, environment)");
         }
@@ -176,6 +274,14 @@ impl Config {
             .validate()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
+    }
+
+    /// The prefix of every topic name.
+    pub fn topic_prefix(&self) -> &str {
+        match &self.storage.log.kafka {
+            Some(kafka) => &kafka.topic_prefix,
+            None => closeloop_core::topics::DEFAULT_PREFIX,
+        }
     }
 
     pub fn actuator(&self) -> ActuatorConfig {
@@ -281,6 +387,33 @@ receivers:
         assert_eq!(config.evaluation.interval, Duration::from_secs(15));
         assert_eq!(config.evaluation.lookback_delta, Duration::from_secs(300));
         assert!(config.storage.database.is_none());
+    }
+
+    #[test]
+    fn the_kafka_log_from_the_issue_parses_with_client_settings() {
+        let config = parse(
+            r#"
+storage:
+  log:
+    kafka:
+      brokers: ["127.0.0.1:9092"]
+      topic_prefix: closeloop
+      client: {security.protocol: SASL_SSL, linger.ms: 20}
+  database: postgres://closeloop@127.0.0.1/closeloop
+"#,
+        )
+        .unwrap();
+        let kafka = config.storage.log.kafka.as_ref().expect("kafka config");
+        assert_eq!(kafka.brokers, ["127.0.0.1:9092"]);
+        assert_eq!(kafka.partitions, 6);
+        assert_eq!(kafka.session_timeout, Duration::from_secs(10));
+        assert_eq!(kafka.client["linger.ms"].to_string(), "20");
+        assert_eq!(kafka.client["security.protocol"].to_string(), "SASL_SSL");
+        let bad = parse("storage: {log: {kafka: {brokers: [], topic_prefix: x}}}").unwrap_err();
+        assert!(format!("{bad:#}").contains("brokers"), "{bad:#}");
+        let bad =
+            parse("storage: {log: {kafka: {brokers: [a:1], topic_prefix: 'a b'}}}").unwrap_err();
+        assert!(format!("{bad:#}").contains("topic_prefix"), "{bad:#}");
     }
 
     #[test]

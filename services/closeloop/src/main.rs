@@ -3,6 +3,7 @@
 
 mod cli_checks;
 mod config;
+mod log_backend;
 mod replay;
 mod serve;
 mod telemetry;

@@ -9,9 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use closeloop_core::topics::DEFAULT_PREFIX;
 use closeloop_evaluator::runner::{Runner, WatermarkPolicy};
-use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::EventLog;
 use closeloop_projector::ReadStore;
 use std::future::Future;
@@ -69,16 +67,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
 
-    let log: Arc<dyn EventLog> = Arc::new(
-        EmbeddedLog::open(&data_dir.join("log"), EmbeddedOptions::default())
-            .await
-            .with_context(|| {
-                format!(
-                    "opening the event log in {}",
-                    data_dir.join("log").display()
-                )
-            })?,
-    );
+    let log = crate::log_backend::open(&config, &data_dir).await?;
     let database = config
         .storage
         .database
@@ -94,10 +83,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let ready = Arc::new(AtomicBool::new(false));
     let mut tasks: Vec<Task> = Vec::new();
-    let prefix = DEFAULT_PREFIX;
+    let prefix = config.topic_prefix().to_string();
 
     if args.role.contains(&Role::Evaluator) {
-        let runner = evaluator_runner(&config, log.clone(), prefix).await?;
+        let runner = evaluator_runner(&config, log.clone(), &prefix).await?;
         let stop = shutdown_signal(&stop_rx);
         tasks.push(Box::pin(async move {
             (
@@ -115,16 +104,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .user_agent(closeloop_actuator::USER_AGENT)
             .build()
             .context("building the HTTP client")?;
-        let (log, stop) = (log.clone(), shutdown_signal(&stop_rx));
+        let (log, prefix, stop) = (log.clone(), prefix.clone(), shutdown_signal(&stop_rx));
         tasks.push(Box::pin(async move {
-            let result = closeloop_actuator::run(log, prefix, actuator_config, http, stop).await;
+            let result = closeloop_actuator::run(log, &prefix, actuator_config, http, stop).await;
             ("actuator", result.map_err(anyhow::Error::from))
         }));
     }
     if args.role.contains(&Role::Projector) {
         let (log, store, stop) = (log.clone(), store.clone(), shutdown_signal(&stop_rx));
+        let prefix = prefix.clone();
         tasks.push(Box::pin(async move {
-            let result = closeloop_projector::run(log, prefix, store, stop).await;
+            let result = closeloop_projector::run(log, &prefix, store, stop).await;
             ("projector", result.map_err(anyhow::Error::from))
         }));
     }
@@ -132,6 +122,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let app = http_router(
         &args.role,
         &config,
+        &prefix,
         log.clone(),
         store.clone(),
         ready.clone(),
@@ -222,6 +213,7 @@ async fn evaluator_runner(config: &Config, log: Arc<dyn EventLog>, prefix: &str)
 fn http_router(
     roles: &[Role],
     config: &Config,
+    prefix: &str,
     log: Arc<dyn EventLog>,
     store: Arc<dyn ReadStore>,
     ready: Arc<AtomicBool>,
@@ -247,7 +239,7 @@ fn http_router(
             max_body_bytes: config.ingest.max_body_bytes,
             max_decoded_bytes: config.ingest.max_decoded_bytes,
         };
-        let state = closeloop_ingest::IngestState::new(log, DEFAULT_PREFIX, limits);
+        let state = closeloop_ingest::IngestState::new(log, prefix, limits);
         app = app.merge(closeloop_ingest::router(state));
     }
     if roles.contains(&Role::Projector) {

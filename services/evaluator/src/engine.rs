@@ -57,12 +57,20 @@ pub struct Advanced {
     pub recorded: Vec<Recorded>,
 }
 
+/// How much older a takeover's first tick can be than the watermark: the
+/// session timeout of the group membership plus the lateness, with room.
+const HANDOVER_SLACK_MS: i64 = 60_000;
+
 struct GroupRuntime {
     run: GroupRun,
     /// `file;name`, as Prometheus keys groups.
     key: String,
     interval_ms: i64,
     last_tick_ms: Option<i64>,
+    /// Whether this evaluator evaluates the group. Always, unless evaluators
+    /// split the groups between them (module `shards`); a group owned
+    /// elsewhere keeps its alert states current from the alerts stream.
+    owned: bool,
 }
 
 impl GroupRuntime {
@@ -116,6 +124,7 @@ impl Evaluator {
                         .unwrap_or(config.default_interval_ms)
                         .max(1),
                     last_tick_ms: None,
+                    owned: true,
                     run: GroupRun::new(group),
                 }
             })
@@ -219,6 +228,42 @@ impl Evaluator {
         }
     }
 
+    /// The `file;name` key of every loaded group.
+    pub fn group_keys(&self) -> impl Iterator<Item = &str> {
+        self.groups.iter().map(|g| g.key.as_str())
+    }
+
+    /// Says which groups this evaluator evaluates, by key.
+    pub fn set_owned(&mut self, owned: impl Fn(&str) -> bool) {
+        for group in &mut self.groups {
+            group.owned = owned(&group.key);
+        }
+    }
+
+    pub fn owned_group_count(&self) -> usize {
+        self.groups.iter().filter(|g| g.owned).count()
+    }
+
+    /// Whether a group of this name is evaluated here (alert events name
+    /// their group by name only).
+    pub fn owns_group_named(&self, name: &str) -> bool {
+        self.groups
+            .iter()
+            .any(|g| g.owned && g.run.group.name == name)
+    }
+
+    /// Sets the last evaluated tick of the groups `which` selects, from a
+    /// checkpoint (`None` where it has none), leaving the others alone.
+    pub fn restore_ticks_of(
+        &mut self,
+        ticks: &BTreeMap<String, i64>,
+        which: impl Fn(&str) -> bool,
+    ) {
+        for group in self.groups.iter_mut().filter(|g| which(&g.key)) {
+            group.last_tick_ms = ticks.get(&group.key).copied();
+        }
+    }
+
     /// The last evaluated tick of each group, for the checkpoint.
     pub fn ticks(&self) -> BTreeMap<String, i64> {
         self.groups
@@ -252,10 +297,18 @@ impl Evaluator {
         let next = self
             .groups
             .iter()
+            .filter(|g| g.owned)
             .map(|g| g.next_tick(watermark_ms))
             .min()
             .unwrap_or(watermark_ms);
-        next - self.retention_ms
+        // Groups evaluated elsewhere may move here; their next owner starts
+        // from a tick up to a failover time old and needs the window from there.
+        let slack = if self.groups.iter().all(|g| g.owned) {
+            0
+        } else {
+            HANDOVER_SLACK_MS
+        };
+        next - self.retention_ms - slack
     }
 
     /// Evaluates every group tick at or before `watermark_ms`, in time
@@ -275,7 +328,7 @@ impl Evaluator {
                 .iter()
                 .enumerate()
                 .map(|(i, g)| (g.next_tick(watermark_ms), i))
-                .filter(|(tick, _)| *tick <= watermark_ms)
+                .filter(|&(tick, index)| tick <= watermark_ms && self.groups[index].owned)
                 .min();
             let Some((tick, index)) = due else { break };
             self.materialize_deploy_series(tick);

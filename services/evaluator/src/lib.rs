@@ -12,6 +12,7 @@ pub mod retention;
 pub mod rules;
 pub mod runner;
 pub mod scaling;
+pub mod shards;
 pub mod template;
 pub mod unit_test;
 

@@ -49,7 +49,16 @@ pub static DECODE_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 /// Creates every evaluator metric so /metrics shows them from the start.
+pub static OWNED_GROUPS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "closeloop_evaluator_owned_groups",
+        "Rule groups this evaluator process evaluates (its shards' share when evaluators split the work)."
+    )
+    .expect("metric registers once")
+});
+
 pub fn register() {
+    LazyLock::force(&OWNED_GROUPS);
     LazyLock::force(&GROUP_DURATION);
     LazyLock::force(&RULE_FAILURES);
     LazyLock::force(&WINDOW_SERIES);

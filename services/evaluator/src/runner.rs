@@ -5,13 +5,16 @@
 
 use crate::engine::{Decision, Evaluator, Recorded};
 use crate::metrics;
+use crate::shards::{self, ShardCheckpoint, CHECKPOINT_GROUP};
 use closeloop_core::events::SamplesRecorded;
 use closeloop_core::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
 use closeloop_core::topics::Topic;
 use closeloop_core::{fingerprint_sorted, Event, EventPayload};
-use closeloop_log::{CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord};
+use closeloop_log::{
+    CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset, StoredRecord,
+};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,8 +41,11 @@ pub struct WatermarkPolicy {
     pub wall_clock_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
 
+/// The checkpoint of evaluators before rule groups were sharded: one per
+/// samples partition under [`CONSUMER_GROUP`]. Read when no shard has a
+/// checkpoint yet, so an existing data dir resumes where it was.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct CheckpointMeta {
+struct LegacyCheckpoint {
     ticks: BTreeMap<String, i64>,
     watermark_ms: i64,
 }
@@ -65,81 +71,117 @@ pub struct Runner {
     policy: WatermarkPolicy,
     samples: Vec<PartitionCursor>,
     deploys: Vec<(u32, Offset)>,
+    /// Next offset per alerts partition: decisions of groups evaluated
+    /// elsewhere keep their alert states current here.
+    alerts: Vec<(u32, Offset)>,
     newest_sample_ms: i64,
     watermark_ms: i64,
+    membership: Membership,
+    shard_count: u32,
+    owned_shards: BTreeSet<u32>,
 }
 
 impl Runner {
     /// Rebuilds the evaluator from the log: alert states from the alerts
     /// stream, deploys from the deploys stream, the sample window and
-    /// evaluated ticks from the committed checkpoint.
+    /// evaluated ticks from the shards' checkpoints; then joins the
+    /// evaluators' group, whose membership says which shards (and so which
+    /// rule groups) this process evaluates.
     pub async fn restore(
         log: Arc<dyn EventLog>,
         prefix: &str,
         mut evaluator: Evaluator,
         policy: WatermarkPolicy,
     ) -> Result<Runner, RunnerError> {
+        let shards_topic = shards::shards_topic(prefix);
+        let shard_count = log.partitions(&shards_topic).await?;
+        let mut checkpoints = Vec::new();
+        for shard in 0..shard_count {
+            let committed = log
+                .committed(CHECKPOINT_GROUP, &shards_topic, shard)
+                .await?;
+            if let Some(checkpoint) = committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)) {
+                checkpoints.push(checkpoint);
+            }
+        }
+
         let samples_topic = Topic::Samples.name(prefix);
         let mut samples = Vec::new();
-        let mut meta = CheckpointMeta::default();
+        let mut ticks = BTreeMap::new();
+        let mut watermark_ms = 0;
+        for checkpoint in &checkpoints {
+            ticks.extend(checkpoint.ticks.clone());
+            watermark_ms = watermark_ms.max(checkpoint.watermark_ms);
+        }
         for partition in 0..log.partitions(&samples_topic).await? {
-            let committed = log
-                .committed(CONSUMER_GROUP, &samples_topic, partition)
-                .await?;
-            if let Some(position) = &committed {
-                if let Ok(m) = serde_json::from_str::<CheckpointMeta>(&position.metadata) {
-                    for (group, tick) in m.ticks {
-                        let entry = meta.ticks.entry(group).or_insert(tick);
-                        *entry = (*entry).min(tick);
+            let next = if checkpoints.is_empty() {
+                let legacy = log
+                    .committed(CONSUMER_GROUP, &samples_topic, partition)
+                    .await?;
+                if let Some(position) = &legacy {
+                    if let Ok(m) = serde_json::from_str::<LegacyCheckpoint>(&position.metadata) {
+                        for (group, tick) in m.ticks {
+                            let entry = ticks.entry(group).or_insert(tick);
+                            *entry = (*entry).min(tick);
+                        }
+                        watermark_ms = watermark_ms.max(m.watermark_ms);
                     }
-                    meta.watermark_ms = meta.watermark_ms.max(m.watermark_ms);
                 }
-            }
+                legacy.map_or(0, |c| c.next_offset)
+            } else {
+                // The lowest offset any shard's window needs.
+                checkpoints
+                    .iter()
+                    .map(|c| c.samples_next.get(&partition).copied().unwrap_or(0))
+                    .min()
+                    .unwrap_or(0)
+            };
             samples.push(PartitionCursor {
                 partition,
-                next: committed.map(|c| c.next_offset).unwrap_or(0),
+                next,
                 retained: VecDeque::new(),
             });
         }
-        evaluator.restore_ticks(&meta.ticks);
+        evaluator.restore_ticks(&ticks);
+        // Nothing is evaluated here until the membership says so.
+        evaluator.set_owned(|_| false);
 
         let alerts_topic = Topic::Alerts.name(prefix);
-        for partition in 0..log.partitions(&alerts_topic).await? {
-            let end = log.end_offset(&alerts_topic, partition).await?;
-            let mut next = 0;
-            while next < end {
-                let records = log
-                    .read(&alerts_topic, partition, next, BATCH, Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else { break };
-                next = last.offset + 1;
-                for record in &records {
-                    if let Some(event) = decode(record) {
-                        evaluator.restore_alert(&event.payload);
-                    }
-                }
-            }
-        }
-
+        let alerts = (0..log.partitions(&alerts_topic).await?)
+            .map(|p| (p, 0))
+            .collect();
         let deploys_topic = Topic::Deploys.name(prefix);
         let deploys = (0..log.partitions(&deploys_topic).await?)
             .map(|p| (p, 0))
             .collect();
-        tracing::info!(
-            groups = meta.ticks.len(),
-            watermark_ms = meta.watermark_ms,
-            "evaluator restored from log"
-        );
-        Ok(Runner {
+        let membership = log
+            .join(&shards::members_group(prefix), &shards_topic)
+            .await?;
+        let mut runner = Runner {
             log,
             prefix: prefix.to_string(),
             evaluator,
             policy,
             samples,
             deploys,
-            newest_sample_ms: meta.watermark_ms,
-            watermark_ms: meta.watermark_ms,
-        })
+            alerts,
+            newest_sample_ms: watermark_ms,
+            watermark_ms,
+            membership,
+            shard_count,
+            owned_shards: BTreeSet::new(),
+        };
+        runner.read_alerts().await?;
+        metrics::OWNED_GROUPS.set(0);
+        tracing::info!(
+            groups = ticks.len(),
+            shards = shard_count,
+            watermark_ms,
+            "evaluator restored from log"
+        );
+        // The embedded log's membership owns everything from the start.
+        runner.sync_ownership().await?;
+        Ok(runner)
     }
 
     pub fn evaluator(&self) -> &Evaluator {
@@ -171,7 +213,9 @@ impl Runner {
     /// Reads what is new, advances, appends decisions. Returns whether
     /// anything was decided (worth committing right away).
     pub async fn step(&mut self) -> Result<bool, RunnerError> {
+        self.sync_ownership().await?;
         self.read_deploys().await?;
+        self.read_alerts().await?;
         let read_samples = self.read_samples().await?;
         let mut watermark = self.newest_sample_ms - self.policy.lateness_ms;
         if !read_samples {
@@ -364,16 +408,19 @@ impl Runner {
         Ok(())
     }
 
-    /// Commits, per samples partition, the first offset a restart needs to
-    /// rebuild the window, with the evaluated ticks as metadata.
+    /// Commits each owned shard's progress: its groups' evaluated ticks
+    /// and, per samples partition, the first offset a restart needs to
+    /// rebuild the window.
     async fn commit(&mut self) -> Result<(), RunnerError> {
-        let topic = Topic::Samples.name(&self.prefix);
+        let owned: Vec<u32> = self.owned_shards.iter().copied().collect();
+        self.commit_shards(&owned).await
+    }
+
+    async fn commit_shards(&mut self, which: &[u32]) -> Result<(), RunnerError> {
         let oldest_needed = self.evaluator.oldest_needed_ms(self.watermark_ms);
-        let metadata = serde_json::to_string(&CheckpointMeta {
-            ticks: self.evaluator.ticks(),
-            watermark_ms: self.watermark_ms,
-        })
-        .unwrap_or_default();
+        let mut samples_next = BTreeMap::new();
+        let mut lag = 0;
+        let topic = Topic::Samples.name(&self.prefix);
         for cursor in &mut self.samples {
             while cursor
                 .retained
@@ -387,13 +434,121 @@ impl Runner {
                 .front()
                 .map(|(o, _)| *o)
                 .unwrap_or(cursor.next);
+            samples_next.insert(cursor.partition, next_offset);
+            let end = self.log.end_offset(&topic, cursor.partition).await?;
+            lag += end.saturating_sub(cursor.next);
+        }
+        closeloop_core::metrics::set_consumer_lag("evaluator", Topic::Samples, lag);
+        let shards_topic = shards::shards_topic(&self.prefix);
+        let ticks = self.evaluator.ticks();
+        for &shard in which {
+            let checkpoint = ShardCheckpoint {
+                ticks: ticks
+                    .iter()
+                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
+                    .map(|(key, tick)| (key.clone(), *tick))
+                    .collect(),
+                watermark_ms: self.watermark_ms,
+                samples_next: samples_next.clone(),
+            };
             let position = CommittedPosition {
-                next_offset,
-                metadata: metadata.clone(),
+                next_offset: 0,
+                metadata: checkpoint.to_metadata(),
             };
             self.log
-                .commit(CONSUMER_GROUP, &topic, cursor.partition, position)
+                .commit(CHECKPOINT_GROUP, &shards_topic, shard, position)
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on a change of the shards this process owns. Revoked shards'
+    /// progress is committed before the change is acknowledged (the next
+    /// owner starts from it); a gained shard's groups start from the
+    /// shard's checkpoint, with alert states brought up to the end of the
+    /// alerts stream (the previous owner's last decisions).
+    async fn sync_ownership(&mut self) -> Result<(), RunnerError> {
+        let Some(assignment) = self.membership.current_if_changed() else {
+            return Ok(());
+        };
+        let revoked: Vec<u32> = self
+            .owned_shards
+            .difference(&assignment.partitions)
+            .copied()
+            .collect();
+        let gained: Vec<u32> = assignment
+            .partitions
+            .difference(&self.owned_shards)
+            .copied()
+            .collect();
+        if !revoked.is_empty() {
+            self.commit_shards(&revoked).await?;
+        }
+        let shards = self.shard_count;
+        let owned = assignment.partitions.clone();
+        // Revoked groups stop here; gained ones are not evaluated until
+        // their alert states have caught up with the previous owner's.
+        let kept: BTreeSet<u32> = self.owned_shards.intersection(&owned).copied().collect();
+        self.evaluator
+            .set_owned(|key| kept.contains(&shards::shard_of(key, shards)));
+        if !gained.is_empty() {
+            self.read_alerts().await?;
+            let shards_topic = shards::shards_topic(&self.prefix);
+            for &shard in &gained {
+                let committed = self
+                    .log
+                    .committed(CHECKPOINT_GROUP, &shards_topic, shard)
+                    .await?;
+                let checkpoint = committed
+                    .and_then(|c| ShardCheckpoint::parse(&c.metadata))
+                    .unwrap_or_default();
+                self.evaluator.restore_ticks_of(&checkpoint.ticks, |key| {
+                    shards::shard_of(key, shards) == shard
+                });
+            }
+        }
+        self.evaluator
+            .set_owned(|key| owned.contains(&shards::shard_of(key, shards)));
+        self.owned_shards = owned;
+        metrics::OWNED_GROUPS.set(self.evaluator.owned_group_count() as i64);
+        self.membership.acknowledge(assignment.generation);
+        tracing::info!(
+            shards = ?self.owned_shards,
+            ?gained,
+            ?revoked,
+            groups = self.evaluator.owned_group_count(),
+            "evaluator shards assigned"
+        );
+        Ok(())
+    }
+
+    /// Applies new alert decisions of groups evaluated elsewhere.
+    async fn read_alerts(&mut self) -> Result<(), RunnerError> {
+        let topic = Topic::Alerts.name(&self.prefix);
+        for (partition, next) in &mut self.alerts {
+            loop {
+                let records = self
+                    .log
+                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
+                    .await?;
+                let Some(last) = records.last() else { break };
+                *next = last.offset + 1;
+                for record in &records {
+                    let Some(event) = decode(record) else {
+                        continue;
+                    };
+                    let group = match &event.payload {
+                        EventPayload::AlertPending(e)
+                        | EventPayload::AlertFiring(e)
+                        | EventPayload::AlertResolved(e) => &e.rule_group,
+                        _ => continue,
+                    };
+                    // This process's own decisions are already its state.
+                    if !self.evaluator.owns_group_named(group) {
+                        self.evaluator.restore_alert(&event.payload);
+                    }
+                }
+            }
         }
         Ok(())
     }

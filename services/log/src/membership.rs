@@ -46,10 +46,12 @@ impl Membership {
     /// A membership that owns `partitions` for good: the embedded log's one
     /// process, or a test.
     pub fn fixed(partitions: impl IntoIterator<Item = u32>) -> Membership {
-        let (tx, rx) = watch::channel(Assignment {
+        let (tx, mut rx) = watch::channel(Assignment {
             generation: 1,
             partitions: partitions.into_iter().collect(),
         });
+        // The first look sees the assignment as a change, like any later one.
+        rx.mark_changed();
         Membership {
             assignment: rx,
             acks: Arc::new(Acks::default()),
@@ -59,11 +61,13 @@ impl Membership {
 
     /// Assembles a membership from a backend's parts. `leave_on_drop` is
     /// dropped with the membership and must leave the group then.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub(crate) fn from_parts(
-        assignment: watch::Receiver<Assignment>,
+        mut assignment: watch::Receiver<Assignment>,
         acks: Arc<Acks>,
         leave_on_drop: Box<dyn Send + Sync>,
     ) -> Membership {
+        assignment.mark_changed();
         Membership {
             assignment,
             acks,
@@ -150,9 +154,12 @@ mod tests {
     #[test]
     fn a_fixed_membership_owns_its_partitions() {
         let membership = Membership::fixed(0..3);
-        let now = membership.current();
+        let mut membership = membership;
+        assert!(membership.has_changed(), "the first assignment reads as a change");
+        let now = membership.current_if_changed().expect("first assignment");
         assert_eq!(now.partitions, BTreeSet::from([0, 1, 2]));
         assert_eq!(now.generation, 1);
+        assert!(membership.current_if_changed().is_none());
     }
 
     #[test]

@@ -82,15 +82,40 @@ pub struct Closeloop {
 
 impl Closeloop {
     pub async fn start(dir: &Path, config: &Path, port: u16) -> Closeloop {
+        Closeloop::start_roles(
+            dir,
+            config,
+            port,
+            "closeloop",
+            "ingest,evaluator,actuator,projector",
+        )
+        .await
+    }
+
+    /// One `closeloop serve --role <roles>` process named `name` (its log
+    /// is `<dir>/<name>.log`, its data dir `<dir>/<name>`).
+    pub async fn start_roles(
+        dir: &Path,
+        config: &Path,
+        port: u16,
+        name: &'static str,
+        roles: &str,
+    ) -> Closeloop {
         let mut command = Command::new(env!("CARGO_BIN_EXE_closeloop"));
+        let data_dir = if name == "closeloop" {
+            dir.join("data")
+        } else {
+            dir.join(name)
+        };
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--role", roles])
             .arg("--data-dir")
-            .arg(dir.join("data"))
+            .arg(data_dir)
             .arg("--config")
             .arg(config)
             .env("RUST_LOG", "info");
-        let process = spawn("closeloop", command, dir);
+        let process = spawn(name, command, dir);
         let url = format!("http://127.0.0.1:{port}");
         let ready = format!("{url}/-/ready");
         wait_for("closeloop to be ready", Duration::from_secs(30), || {

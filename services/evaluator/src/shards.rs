@@ -1,0 +1,89 @@
+//! Rule groups split into shards, the unit evaluator processes own and
+//! checkpoint. The shards are the partitions of `<prefix>.evaluator-shards`,
+//! a topic that carries no records: it exists so that the log's group
+//! membership (Kafka's consumer-group protocol) can split the shards
+//! between the live evaluators and move a dead one's shards to the others.
+//! A group's shard is a hash of its key, so every evaluator agrees on it.
+//!
+//! Each shard's progress is a committed position of its own (metadata: the
+//! shard's evaluated ticks and the samples offsets its window needs), so
+//! the next owner of a shard starts where the last one stopped.
+
+use closeloop_log::{partition_for_key, Offset};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The consumer group shard checkpoints are committed under.
+pub const CHECKPOINT_GROUP: &str = "evaluator";
+
+/// The topic whose partitions are the shards.
+pub fn shards_topic(prefix: &str) -> String {
+    format!("{prefix}.evaluator-shards")
+}
+
+/// The membership group evaluators join; distinct from
+/// [`CHECKPOINT_GROUP`], as the log's membership requires.
+pub fn members_group(prefix: &str) -> String {
+    format!("{prefix}.evaluator.members")
+}
+
+/// The shard a rule group (by its `file;name` key) belongs to.
+pub fn shard_of(group_key: &str, shards: u32) -> u32 {
+    partition_for_key(group_key.as_bytes(), shards)
+}
+
+/// What a shard's committed position carries.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardCheckpoint {
+    /// Last evaluated tick of each of the shard's groups.
+    pub ticks: BTreeMap<String, i64>,
+    pub watermark_ms: i64,
+    /// Per samples partition, the first offset the owner's window needed:
+    /// a restarting evaluator replays samples from the lowest of these.
+    pub samples_next: BTreeMap<u32, Offset>,
+}
+
+impl ShardCheckpoint {
+    pub fn parse(metadata: &str) -> Option<ShardCheckpoint> {
+        serde_json::from_str(metadata).ok()
+    }
+
+    pub fn to_metadata(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_group_has_one_shard_and_the_split_is_stable() {
+        let keys: Vec<String> = (0..100).map(|i| format!("rules.yml;group-{i}")).collect();
+        let shards: Vec<u32> = keys.iter().map(|k| shard_of(k, 6)).collect();
+        assert!(shards.iter().all(|&s| s < 6));
+        // Stable: the same key lands in the same shard on every process.
+        assert_eq!(
+            shards,
+            keys.iter().map(|k| shard_of(k, 6)).collect::<Vec<_>>()
+        );
+        // And spread: every shard gets some of 100 groups.
+        for shard in 0..6 {
+            assert!(shards.contains(&shard), "shard {shard} got no group");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_round_trips_through_its_metadata() {
+        let checkpoint = ShardCheckpoint {
+            ticks: BTreeMap::from([("a.yml;g".to_string(), 15_000)]),
+            watermark_ms: 20_000,
+            samples_next: BTreeMap::from([(0, 7), (1, 3)]),
+        };
+        assert_eq!(
+            ShardCheckpoint::parse(&checkpoint.to_metadata()),
+            Some(checkpoint)
+        );
+        assert_eq!(ShardCheckpoint::parse("{\"ticks\":"), None);
+    }
+}
