@@ -1,14 +1,20 @@
-//! Follows the projected topics of the log, one task per partition, and
-//! applies each batch of records with its checkpoint in one transaction.
+//! Follows the projected topics of the log, one task per owned partition,
+//! and applies each batch of records with its checkpoint in one
+//! transaction. Several projectors share the work: per topic, each is a
+//! member of `<prefix>.projector.<stream>.members` and follows only the
+//! partitions that membership gives it.
 
 use crate::error::ProjectorError;
 use crate::metrics;
 use crate::projection;
 use crate::store::{alert_state_name, Batch, Checkpoint, ReadStore, CONSUMER};
+use closeloop_core::metrics::set_consumer_lag;
 use closeloop_core::topics::Topic;
 use closeloop_core::Event;
-use closeloop_log::{EventLog, LogError, Offset, StoredRecord};
+use closeloop_log::{Assignment, EventLog, LogError, Membership, Offset, StoredRecord};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -29,6 +35,14 @@ pub const CAUGHT_UP_WAIT: Duration = Duration::from_millis(200);
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
+/// The `consumer` label of this role's lag gauge.
+const LAG_CONSUMER: &str = "projector";
+/// How often the lag gauge is refreshed: one end-offset request per owned
+/// partition each time.
+const LAG_EVERY: Duration = Duration::from_secs(1);
+/// A follower's next offset before it has read its checkpoint.
+const UNKNOWN: Offset = Offset::MAX;
+
 /// Projects `<prefix>.deploys`, `.alerts` and `.outcomes` into `store`
 /// until `shutdown` completes. Returns an error only when the log refuses
 /// in a way retrying cannot fix; unavailable logs and stores are retried
@@ -40,57 +54,221 @@ pub async fn run(
     shutdown: impl Future,
 ) -> Result<(), ProjectorError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    tokio::pin!(shutdown);
+    let mut topics = JoinSet::new();
     refresh_alert_gauge(store.as_ref()).await;
     refresh_issue_gauge(store.as_ref()).await;
-
     for topic in PROJECTED_TOPICS {
-        let name = topic.name(prefix);
-        let mut backoff = Backoff::default();
-        let partitions = loop {
-            let attempt = tokio::select! {
-                _ = &mut shutdown => return Ok(()),
-                attempt = log.partitions(&name) => attempt,
-            };
-            match attempt {
-                Ok(n) => break n,
-                Err(err) if is_permanent(&err) => return Err(err.into()),
-                Err(err) => {
-                    warn!(topic = %name, error = %err, "cannot list partitions, retrying");
-                    tokio::select! {
-                        _ = &mut shutdown => return Ok(()),
-                        _ = tokio::time::sleep(backoff.next_delay()) => {}
-                    }
-                }
-            }
+        let projection = TopicProjection {
+            log: log.clone(),
+            store: store.clone(),
+            topic,
+            name: topic.name(prefix),
+            members: format!("{prefix}.projector.{}.members", topic.stream()),
+            stop: stop_rx.clone(),
         };
-        info!(topic = %name, partitions, "projecting");
-        for partition in 0..partitions {
-            let follower = Follower {
-                log: log.clone(),
-                store: store.clone(),
-                topic,
-                name: name.clone(),
-                partition,
-                stop: stop_rx.clone(),
-            };
-            tasks.spawn(follower.run());
-        }
+        topics.spawn(projection.run());
     }
-
     let result = tokio::select! {
-        _ = &mut shutdown => Ok(()),
-        Some(ended) = tasks.join_next() => match ended {
-            Ok(Ok(())) => Err(ProjectorError::Task("a partition follower stopped early".into())),
+        _ = shutdown => Ok(()),
+        Some(ended) = topics.join_next() => match ended {
+            Ok(Ok(())) => Err(ProjectorError::Task("a topic's projection stopped early".into())),
             Ok(Err(err)) => Err(err),
             Err(join) => Err(ProjectorError::Task(join.to_string())),
         },
     };
     // Followers finish the transaction they are in, then stop.
     let _ = stop_tx.send(true);
-    while tasks.join_next().await.is_some() {}
+    while topics.join_next().await.is_some() {}
     result
+}
+
+/// One projected topic: its membership and a follower per owned
+/// partition, started and stopped as the assignment changes.
+struct TopicProjection {
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ReadStore>,
+    topic: Topic,
+    name: String,
+    members: String,
+    stop: watch::Receiver<bool>,
+}
+
+/// A follower this projection started, and how to stop it.
+struct Running {
+    stop: watch::Sender<bool>,
+    /// The next offset the follower will read; [`UNKNOWN`] until it has
+    /// read its checkpoint.
+    next: Arc<AtomicU64>,
+}
+
+type Followers = JoinSet<(u32, Result<(), ProjectorError>)>;
+
+impl TopicProjection {
+    async fn run(mut self) -> Result<(), ProjectorError> {
+        let Some(mut membership) = self.join().await? else {
+            return Ok(());
+        };
+        info!(topic = %self.name, group = %self.members, "projecting");
+        let mut running: BTreeMap<u32, Running> = BTreeMap::new();
+        let mut followers = Followers::new();
+        let mut acted_on = 0;
+        let mut first = true;
+        let mut lag_tick = tokio::time::interval(LAG_EVERY);
+        lag_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let result = loop {
+            // By generation, not `current_if_changed`: `changed()` below
+            // already marks the new assignment as seen.
+            let assignment = membership.current();
+            if std::mem::take(&mut first) || assignment.generation != acted_on {
+                if let Err(err) = self
+                    .reassign(&mut running, &mut followers, acted_on, &assignment)
+                    .await
+                {
+                    break Err(err);
+                }
+                acted_on = assignment.generation;
+                membership.acknowledge(acted_on);
+            }
+            tokio::select! {
+                _ = self.stop.changed() => break Ok(()),
+                () = membership.changed() => {}
+                _ = lag_tick.tick() => self.report_lag(&running).await,
+                Some(ended) = followers.join_next() => break Err(unexpected_end(ended)),
+            }
+        };
+        // Followers finish the transaction they are in, then stop; the
+        // membership is dropped (leaving the group) only after that.
+        for follower in running.values() {
+            let _ = follower.stop.send(true);
+        }
+        while followers.join_next().await.is_some() {}
+        drop(membership);
+        result
+    }
+
+    /// Joins the topic's membership group, retrying while the log is
+    /// unavailable; `None` if told to stop first.
+    async fn join(&mut self) -> Result<Option<Membership>, ProjectorError> {
+        let mut backoff = Backoff::default();
+        loop {
+            let attempt = tokio::select! {
+                _ = self.stop.changed() => return Ok(None),
+                attempt = self.log.join(&self.members, &self.name) => attempt,
+            };
+            match attempt {
+                Ok(membership) => return Ok(Some(membership)),
+                Err(err) if is_permanent(&err) => return Err(err.into()),
+                Err(err) => {
+                    warn!(topic = %self.name, group = %self.members, error = %err, "cannot join the projectors' group, retrying");
+                    tokio::select! {
+                        _ = self.stop.changed() => return Ok(None),
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stops the followers of revoked partitions and waits until they have
+    /// (each finishes the transaction it is in, so the stored checkpoint
+    /// is final), then starts followers for gained partitions, which
+    /// resume at that checkpoint. The caller acknowledges afterwards, so
+    /// no two projectors follow one partition at a time; if they did, the
+    /// checkpoint in each transaction would still keep rows from being
+    /// applied twice.
+    async fn reassign(
+        &self,
+        running: &mut BTreeMap<u32, Running>,
+        followers: &mut Followers,
+        acted_on: u64,
+        assignment: &Assignment,
+    ) -> Result<(), ProjectorError> {
+        // A generation that went by unseen was a revocation nobody
+        // acknowledged in time (a follower was slow to stop), so the
+        // partitions still listed may have had another follower since:
+        // restart them all from their checkpoints.
+        let restart_all = assignment.generation > acted_on + 1;
+        let revoked: BTreeSet<u32> = running
+            .keys()
+            .copied()
+            .filter(|p| restart_all || !assignment.partitions.contains(p))
+            .collect();
+        for partition in &revoked {
+            if let Some(follower) = running.get(partition) {
+                let _ = follower.stop.send(true);
+            }
+        }
+        let mut waiting = revoked.clone();
+        while !waiting.is_empty() {
+            match followers.join_next().await {
+                Some(Ok((partition, result))) if waiting.remove(&partition) => result?,
+                Some(other) => return Err(unexpected_end(other)),
+                None => break,
+            }
+        }
+        for partition in &revoked {
+            running.remove(partition);
+        }
+        let gained: Vec<u32> = assignment
+            .partitions
+            .iter()
+            .copied()
+            .filter(|p| !running.contains_key(p))
+            .collect();
+        for &partition in &gained {
+            let (stop, stop_rx) = watch::channel(false);
+            let next = Arc::new(AtomicU64::new(UNKNOWN));
+            let follower = Follower {
+                log: self.log.clone(),
+                store: self.store.clone(),
+                topic: self.topic,
+                name: self.name.clone(),
+                partition,
+                stop: stop_rx,
+                next: Arc::clone(&next),
+            };
+            followers.spawn(async move { (partition, follower.run().await) });
+            running.insert(partition, Running { stop, next });
+        }
+        if !revoked.is_empty() || !gained.is_empty() {
+            info!(topic = %self.name, generation = assignment.generation, ?revoked, ?gained, owned = ?assignment.partitions, "projector partitions reassigned");
+        }
+        Ok(())
+    }
+
+    /// Sets the lag gauge: records not yet applied in the owned
+    /// partitions whose followers know where they are.
+    async fn report_lag(&self, running: &BTreeMap<u32, Running>) {
+        let mut lag = 0;
+        for (&partition, follower) in running {
+            let next = follower.next.load(Ordering::Relaxed);
+            if next == UNKNOWN {
+                continue;
+            }
+            match self.log.end_offset(&self.name, partition).await {
+                Ok(end) => lag += end.saturating_sub(next),
+                Err(err) => {
+                    debug!(topic = %self.name, partition, error = %err, "no end offset for the lag gauge");
+                    return;
+                }
+            }
+        }
+        set_consumer_lag(LAG_CONSUMER, self.topic, lag);
+    }
+}
+
+/// A follower that ended without being told to: its error, or a note that
+/// it stopped early.
+fn unexpected_end(
+    ended: Result<(u32, Result<(), ProjectorError>), tokio::task::JoinError>,
+) -> ProjectorError {
+    match ended {
+        Ok((_, Err(err))) => err,
+        Ok((partition, Ok(()))) => ProjectorError::Task(format!(
+            "the follower of partition {partition} stopped early"
+        )),
+        Err(join) => ProjectorError::Task(join.to_string()),
+    }
 }
 
 struct Follower {
@@ -100,6 +278,8 @@ struct Follower {
     name: String,
     partition: u32,
     stop: watch::Receiver<bool>,
+    /// Where this follower has got to, for the lag gauge.
+    next: Arc<AtomicU64>,
 }
 
 impl Follower {
@@ -107,6 +287,7 @@ impl Follower {
         let Some(mut next) = self.start_offset().await else {
             return Ok(());
         };
+        self.next.store(next, Ordering::Relaxed);
         let mut backoff = Backoff::default();
         loop {
             let read = tokio::select! {
@@ -132,6 +313,7 @@ impl Follower {
                 return Ok(());
             }
             next = batch.checkpoint.next_offset;
+            self.next.store(next, Ordering::Relaxed);
         }
     }
 
