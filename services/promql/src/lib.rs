@@ -12,6 +12,7 @@ mod hashing;
 mod labels;
 mod math;
 pub mod promqltest;
+mod samples;
 mod storage;
 mod value;
 

@@ -1,6 +1,5 @@
 //! The in-memory window of float series that queries read.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::hashing::FastMap;
@@ -8,6 +7,7 @@ use crate::hashing::FastMap;
 use promql_parser::label::{MatchOp, Matcher};
 
 use crate::labels::{Labels, METRIC_NAME};
+use crate::samples::Samples;
 use crate::value::is_stale_marker;
 
 /// Index of a series inside [`Storage`]; only valid until the next truncation.
@@ -17,40 +17,42 @@ pub(crate) type SeriesId = u32;
 #[derive(Debug)]
 pub(crate) struct StoredSeries {
     pub labels: Labels,
-    /// `(t_ms, value)` ascending; stale markers kept as values.
-    pub samples: Vec<(i64, f64)>,
+    /// Ascending; stale markers kept as values.
+    samples: Samples,
 }
 
 impl StoredSeries {
-    /// Samples with `start < t <= end`, stale markers removed.
-    ///
-    /// Borrows when the window holds no stale marker, which is the usual case.
-    pub fn window(&self, start: i64, end: i64) -> Cow<'_, [(i64, f64)]> {
-        let lo = self.samples.partition_point(|(t, _)| *t <= start);
-        let hi = self.samples.partition_point(|(t, _)| *t <= end);
-        let slice = &self.samples[lo..hi.max(lo)];
-        if slice.iter().any(|(_, v)| is_stale_marker(*v)) {
-            Cow::Owned(
-                slice
-                    .iter()
-                    .copied()
-                    .filter(|(_, v)| !is_stale_marker(*v))
-                    .collect(),
-            )
-        } else {
-            Cow::Borrowed(slice)
-        }
+    /// Fills `out` with the samples with `start < t <= end`, stale markers
+    /// removed.
+    pub fn window_into(&self, start: i64, end: i64, out: &mut Vec<(i64, f64)>) {
+        out.clear();
+        out.extend(
+            self.samples
+                .iter()
+                .skip_while(|(t, _)| *t <= start)
+                .take_while(|(t, _)| *t <= end)
+                .filter(|(_, v)| !is_stale_marker(*v)),
+        );
     }
 
     /// The latest sample with `t - lookback < ts <= t`, unless it is a stale
     /// marker: a marker ends the series at once.
     pub fn at(&self, t: i64, lookback: i64) -> Option<(i64, f64)> {
-        let hi = self.samples.partition_point(|(ts, _)| *ts <= t);
-        let (ts, v) = *self.samples.get(hi.checked_sub(1)?)?;
+        let (ts, v) = match self.samples.last() {
+            // Usually the newest sample is the one.
+            Some((last, v)) if last <= t => (last, v),
+            Some(_) => self.samples.iter().take_while(|(ts, _)| *ts <= t).last()?,
+            None => return None,
+        };
         if ts <= t - lookback || is_stale_marker(v) {
             return None;
         }
         Some((ts, v))
+    }
+
+    #[cfg(test)]
+    fn all(&self) -> Vec<(i64, f64)> {
+        self.samples.iter().collect()
     }
 }
 
@@ -79,24 +81,9 @@ impl Storage {
             Some(id) => *id,
             None => self.insert_series(labels.clone()),
         };
-        let samples = &mut self.series[id as usize].samples;
-        if samples.len() == samples.capacity() {
-            // Grow by a quarter, not double: a window holds a steady number
-            // of samples and doubling would waste up to half the memory.
-            samples.reserve_exact(samples.len() / 4 + 4);
+        if self.series[id as usize].samples.insert(t_ms, v) {
+            self.samples += 1;
         }
-        match samples.last() {
-            Some((last, _)) if *last < t_ms => samples.push((t_ms, v)),
-            None => samples.push((t_ms, v)),
-            Some(_) => match samples.binary_search_by(|(t, _)| t.cmp(&t_ms)) {
-                Ok(i) => {
-                    samples[i].1 = v;
-                    return;
-                }
-                Err(i) => samples.insert(i, (t_ms, v)),
-            },
-        }
-        self.samples += 1;
     }
 
     fn insert_series(&mut self, labels: Labels) -> SeriesId {
@@ -111,7 +98,7 @@ impl Storage {
         list.insert(pos, id);
         self.series.push(StoredSeries {
             labels,
-            samples: Vec::new(),
+            samples: Samples::default(),
         });
         id
     }
@@ -120,16 +107,10 @@ impl Storage {
     pub fn truncate_before(&mut self, t_ms: i64) {
         let mut removed_series = false;
         for s in &mut self.series {
-            let cut = s.samples.partition_point(|(t, _)| *t < t_ms);
-            if cut > 0 {
-                s.samples.drain(..cut);
-                self.samples -= cut;
-                if s.samples.is_empty() {
-                    removed_series = true;
-                } else if s.samples.capacity() > 2 * s.samples.len() + 8 {
-                    // A window slides forever; give back what it no longer needs.
-                    s.samples.shrink_to_fit();
-                }
+            let cut = s.samples.drop_before(t_ms);
+            self.samples -= cut;
+            if cut > 0 && s.samples.is_empty() {
+                removed_series = true;
             }
         }
         if removed_series {
@@ -180,7 +161,7 @@ impl Storage {
             .iter()
             .map(|s| {
                 s.labels.heap_bytes()
-                    + s.samples.capacity() * std::mem::size_of::<(i64, f64)>()
+                    + s.samples.heap_bytes()
                     + std::mem::size_of::<StoredSeries>()
                     // by_labels entry and the by_name id.
                     + std::mem::size_of::<(Labels, SeriesId)>()
@@ -257,7 +238,7 @@ mod tests {
         s.append(&l, 20, 2.0);
         s.append(&l, 10, 1.0);
         s.append(&l, 30, 3.0);
-        assert_eq!(s.series(0).samples, vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        assert_eq!(s.series(0).all(), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
         assert_eq!(s.sample_count(), 3);
     }
 
@@ -268,7 +249,7 @@ mod tests {
         s.append(&l, 10, 1.0);
         s.append(&l, 20, 2.0);
         s.append(&l, 10, 5.0);
-        assert_eq!(s.series(0).samples, vec![(10, 5.0), (20, 2.0)]);
+        assert_eq!(s.series(0).all(), vec![(10, 5.0), (20, 2.0)]);
         assert_eq!(s.sample_count(), 2);
     }
 
@@ -294,6 +275,8 @@ mod tests {
         let series = s.series(0);
         assert_eq!(series.at(15, 300_000), Some((10, 1.0)));
         assert_eq!(series.at(25, 300_000), None);
-        assert_eq!(series.window(0, 30).as_ref(), &[(10, 1.0)]);
+        let mut window = Vec::new();
+        series.window_into(0, 30, &mut window);
+        assert_eq!(window, vec![(10, 1.0)]);
     }
 }

@@ -102,10 +102,11 @@ impl<'a> Evaluator<'a> {
             .into_iter()
             .filter_map(|id| {
                 let s = self.storage.series(id);
-                let points = s.window(w.start, w.end);
+                let mut points = Vec::new();
+                s.window_into(w.start, w.end, &mut points);
                 (!points.is_empty()).then(|| RangeSeries {
                     labels: s.labels.clone(),
-                    points: points.into_owned(),
+                    points,
                     drop_name: false,
                 })
             })
@@ -213,9 +214,11 @@ impl<'a> Evaluator<'a> {
         match super::unwrap_parens(arg) {
             Expr::MatrixSelector(ms) => {
                 let w = self.matrix_window(ms, t);
+                // One buffer for all series: samples are stored packed.
+                let mut points = Vec::new();
                 for id in self.select(&ms.vs) {
                     let s = self.storage.series(id);
-                    let points = s.window(w.start, w.end);
+                    s.window_into(w.start, w.end, &mut points);
                     if !points.is_empty() {
                         f(&s.labels, false, &points)?;
                     }

@@ -1,0 +1,255 @@
+//! One series' samples, packed: timestamps as delta-of-delta varints,
+//! values as plain floats.
+//!
+//! Scrapes come at a steady interval, so the delta of deltas is nearly
+//! always a few milliseconds of jitter: one byte per timestamp instead of
+//! eight. Values stay uncompressed: they are read on every evaluation and
+//! change on every scrape in the data that matters.
+
+/// Samples in ascending time order, each timestamp unique.
+#[derive(Debug, Default)]
+pub(crate) struct Samples {
+    /// Zigzag LEB128 delta-of-deltas; the first sample's entry is its time
+    /// itself (delta from 0 with a previous delta of 0).
+    times: Vec<u8>,
+    values: Vec<f64>,
+    last_t: i64,
+    last_delta: i64,
+}
+
+impl Samples {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn last(&self) -> Option<(i64, f64)> {
+        self.values.last().map(|v| (self.last_t, *v))
+    }
+
+    /// Timestamps in order.
+    pub fn times(&self) -> Times<'_> {
+        Times {
+            bytes: &self.times,
+            t: 0,
+            delta: 0,
+        }
+    }
+
+    /// `(t, value)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+        self.times().zip(self.values.iter().copied())
+    }
+
+    /// Appends a sample later than every stored one.
+    pub fn push(&mut self, t: i64, v: f64) {
+        debug_assert!(self.is_empty() || t > self.last_t);
+        let (prev_t, prev_delta) = if self.is_empty() {
+            (0, 0)
+        } else {
+            (self.last_t, self.last_delta)
+        };
+        let delta = t.wrapping_sub(prev_t);
+        if self.values.len() == self.values.capacity() {
+            // Grow by a quarter, not double: a window holds a steady number
+            // of samples and doubling would waste up to half the memory.
+            let more = self.values.len() / 4 + 4;
+            self.values.reserve_exact(more);
+            self.times.reserve_exact(more + 8);
+        }
+        write_varint(&mut self.times, zigzag(delta.wrapping_sub(prev_delta)));
+        self.values.push(v);
+        self.last_t = t;
+        self.last_delta = delta;
+    }
+
+    /// Inserts or replaces a sample at any time (a later one is a push).
+    /// Returns whether a sample was added (false: a value was replaced).
+    pub fn insert(&mut self, t: i64, v: f64) -> bool {
+        if self.is_empty() || t > self.last_t {
+            self.push(t, v);
+            return true;
+        }
+        if t == self.last_t {
+            if let Some(last) = self.values.last_mut() {
+                *last = v;
+            }
+            return false;
+        }
+        let mut all: Vec<(i64, f64)> = self.iter().collect();
+        match all.binary_search_by(|(ts, _)| ts.cmp(&t)) {
+            Ok(i) => {
+                self.values[i] = v;
+                false
+            }
+            Err(i) => {
+                all.insert(i, (t, v));
+                self.rebuild(&all);
+                true
+            }
+        }
+    }
+
+    /// Drops the samples before `t`; returns how many.
+    pub fn drop_before(&mut self, t: i64) -> usize {
+        let cut = self.times().take_while(|ts| *ts < t).count();
+        if cut == 0 {
+            return 0;
+        }
+        if cut == self.len() {
+            *self = Samples::default();
+            return cut;
+        }
+        let kept: Vec<(i64, f64)> = self.iter().skip(cut).collect();
+        self.rebuild(&kept);
+        cut
+    }
+
+    /// Re-encodes from sorted pairs, keeping the allocations.
+    fn rebuild(&mut self, sorted: &[(i64, f64)]) {
+        self.times.clear();
+        self.values.clear();
+        let (mut prev_t, mut prev_delta) = (0i64, 0i64);
+        for (t, v) in sorted {
+            let delta = t.wrapping_sub(prev_t);
+            write_varint(&mut self.times, zigzag(delta.wrapping_sub(prev_delta)));
+            self.values.push(*v);
+            prev_t = *t;
+            prev_delta = delta;
+        }
+        self.last_t = prev_t;
+        self.last_delta = prev_delta;
+        // A window slides forever; give back what it no longer needs.
+        if self.values.capacity() > 2 * self.values.len() + 8 {
+            self.values.shrink_to_fit();
+            self.times.shrink_to_fit();
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.times.capacity() + self.values.capacity() * std::mem::size_of::<f64>()
+    }
+}
+
+/// Decodes timestamps front to back.
+pub(crate) struct Times<'a> {
+    bytes: &'a [u8],
+    t: i64,
+    delta: i64,
+}
+
+impl Iterator for Times<'_> {
+    type Item = i64;
+
+    #[inline]
+    fn next(&mut self) -> Option<i64> {
+        let (dod, rest) = read_varint(self.bytes)?;
+        self.bytes = rest;
+        self.delta = self.delta.wrapping_add(unzigzag(dod));
+        self.t = self.t.wrapping_add(self.delta);
+        Some(self.t)
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[inline]
+fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let first = *bytes.first()?;
+    if first < 0x80 {
+        return Some((first as u64, &bytes[1..]));
+    }
+    let mut v = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        v |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(s: &Samples) -> Vec<(i64, f64)> {
+        s.iter().collect()
+    }
+
+    #[test]
+    fn extreme_and_irregular_timestamps_round_trip() {
+        let times = [
+            i64::MIN,
+            -5,
+            0,
+            1,
+            15_000,
+            30_003,
+            44_990,
+            1_700_000_000_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        let mut s = Samples::default();
+        for (i, t) in times.iter().enumerate() {
+            s.push(*t, i as f64);
+        }
+        let expected: Vec<(i64, f64)> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (*t, i as f64))
+            .collect();
+        assert_eq!(collect(&s), expected);
+        assert_eq!(s.last(), Some((i64::MAX, 9.0)));
+    }
+
+    #[test]
+    fn steady_scrapes_take_one_byte_per_timestamp() {
+        let mut s = Samples::default();
+        for i in 0..40i64 {
+            s.push(1_700_000_000_000 + i * 15_000 + (i % 3), i as f64);
+        }
+        // The first time and first delta take a few bytes, the rest one each.
+        assert!(s.times.len() <= 40 + 10, "{} bytes", s.times.len());
+    }
+
+    #[test]
+    fn out_of_order_inserts_and_truncation_keep_order() {
+        let mut s = Samples::default();
+        for t in [30, 10, 50, 20, 40] {
+            assert!(s.insert(t, t as f64));
+        }
+        assert!(!s.insert(20, 2.5));
+        assert_eq!(
+            collect(&s),
+            vec![(10, 10.0), (20, 2.5), (30, 30.0), (40, 40.0), (50, 50.0)]
+        );
+        assert_eq!(s.drop_before(25), 2);
+        assert_eq!(collect(&s), vec![(30, 30.0), (40, 40.0), (50, 50.0)]);
+        s.push(60, 6.0);
+        assert_eq!(s.last(), Some((60, 6.0)));
+        assert_eq!(s.drop_before(100), 4);
+        assert!(s.is_empty());
+        s.push(-7, 1.0);
+        assert_eq!(collect(&s), vec![(-7, 1.0)]);
+    }
+}
