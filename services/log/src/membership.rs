@@ -95,12 +95,15 @@ impl Membership {
         }
     }
 
-    /// Waits until the assignment changes.
+    /// Waits until the assignment changes (or returns at once if it
+    /// changed since it was last read). The change stays unread, for
+    /// [`current_if_changed`](Self::current_if_changed) to take.
     pub async fn changed(&mut self) {
         if self.assignment.changed().await.is_err() {
             // The backend is gone; nothing will change any more.
             std::future::pending::<()>().await;
         }
+        self.assignment.mark_changed();
     }
 
     /// Says the member acted on assignment `generation`: it no longer works
@@ -155,11 +158,28 @@ mod tests {
     fn a_fixed_membership_owns_its_partitions() {
         let membership = Membership::fixed(0..3);
         let mut membership = membership;
-        assert!(membership.has_changed(), "the first assignment reads as a change");
+        assert!(
+            membership.has_changed(),
+            "the first assignment reads as a change"
+        );
         let now = membership.current_if_changed().expect("first assignment");
         assert_eq!(now.partitions, BTreeSet::from([0, 1, 2]));
         assert_eq!(now.generation, 1);
         assert!(membership.current_if_changed().is_none());
+    }
+
+    #[tokio::test]
+    async fn waiting_for_a_change_leaves_it_for_current_if_changed() {
+        let (tx, rx) = watch::channel(Assignment::default());
+        let mut membership = Membership::from_parts(rx, Arc::new(Acks::default()), Box::new(()));
+        membership.current_if_changed();
+        tx.send_modify(|a| a.generation = 2);
+        membership.changed().await;
+        let seen = membership
+            .current_if_changed()
+            .expect("the change is still unread");
+        assert_eq!(seen.generation, 2);
+        drop(tx);
     }
 
     #[test]
