@@ -5,7 +5,7 @@
 //!
 //! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
 //! (each alert state change is one notification), inhibit rules, rate
-//! budgets per tracker, and splitting the work between several actuators.
+//! budgets per tracker.
 
 pub mod config;
 mod dispatch;

@@ -131,7 +131,13 @@ async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_o
     let project = format!("dist-{unique}");
     redmine.create_project(&project).await;
 
-    let dir = tempfile::tempdir().expect("temp dir");
+    // CLOSELOOP_KEEP_TEST_DIR=1 keeps the processes' logs for a post-mortem.
+    let dir = tempfile::Builder::new()
+        .prefix("e2e-distributed")
+        .keep(std::env::var_os("CLOSELOOP_KEEP_TEST_DIR").is_some())
+        .tempdir()
+        .expect("temp dir");
+    eprintln!("test dir: {}", dir.path().display());
     std::fs::create_dir_all(dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("rules/checkout.yml"), RULES).unwrap();
     let sink = WebhookSink::start().await;

@@ -46,8 +46,15 @@ fn broker_storage_url() -> String {
 fn start_broker(dir: &Path, port: u16, run: u32) -> Child {
     let log = std::fs::File::create(dir.join(format!("broker-{run}.log"))).unwrap();
     let child = Command::new(nisshi())
-        .args(["broker", "--listener-url", &format!("tcp://127.0.0.1:{port}")])
-        .args(["--advertised-listener-url", &format!("tcp://127.0.0.1:{port}")])
+        .args([
+            "broker",
+            "--listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+        ])
+        .args([
+            "--advertised-listener-url",
+            &format!("tcp://127.0.0.1:{port}"),
+        ])
         .args(["--storage-engine", &broker_storage_url()])
         .args(["--group-initial-rebalance-delay", "100ms"])
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -130,7 +137,8 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
         ),
     )
     .unwrap();
-    let ingest = Closeloop::start_roles(dir.path(), &config_path, free_port(), "ingest", "ingest").await;
+    let ingest =
+        Closeloop::start_roles(dir.path(), &config_path, free_port(), "ingest", "ingest").await;
 
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
     let broker_down = Arc::new(AtomicBool::new(false));
@@ -155,23 +163,24 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
                     .body(request_body(n))
                     .send()
                     .await;
-                let mut o = outcomes.lock().unwrap();
-                match sent {
-                    Ok(r) if r.status().is_success() => {
-                        o.acknowledged.insert(n);
-                    }
-                    Ok(r) if r.status() == 503 => {
-                        if r.headers().get("retry-after").is_none() {
-                            o.refused_without_retry_after += 1;
+                {
+                    let mut o = outcomes.lock().unwrap();
+                    match sent {
+                        Ok(r) if r.status().is_success() => {
+                            o.acknowledged.insert(n);
                         }
-                        if was_down || down.load(Ordering::SeqCst) {
-                            o.refused_while_down += 1;
+                        Ok(r) if r.status() == 503 => {
+                            if r.headers().get("retry-after").is_none() {
+                                o.refused_without_retry_after += 1;
+                            }
+                            if was_down || down.load(Ordering::SeqCst) {
+                                o.refused_while_down += 1;
+                            }
                         }
+                        Ok(r) => o.other.push(format!("{}", r.status())),
+                        Err(e) => o.other.push(e.to_string()),
                     }
-                    Ok(r) => o.other.push(format!("{}", r.status())),
-                    Err(e) => o.other.push(e.to_string()),
                 }
-                drop(o);
                 n += 4;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -179,9 +188,11 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
     }
 
     let acknowledged = || outcomes.lock().unwrap().acknowledged.len();
-    wait_for("acknowledged writes before the outage", Duration::from_secs(30), || async {
-        (acknowledged() >= 50).then_some(())
-    })
+    wait_for(
+        "acknowledged writes before the outage",
+        Duration::from_secs(30),
+        || async { (acknowledged() >= 50).then_some(()) },
+    )
     .await;
 
     // Stop the broker (SIGKILL: no flush, no goodbye) under load.
@@ -191,14 +202,19 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
     let before_outage = acknowledged();
     tokio::time::sleep(Duration::from_secs(6)).await;
     let refused = outcomes.lock().unwrap().refused_while_down;
-    assert!(refused > 0, "no request was refused while the broker was down");
+    assert!(
+        refused > 0,
+        "no request was refused while the broker was down"
+    );
 
     let mut broker = start_broker(dir.path(), port, 2);
     broker_down.store(false, Ordering::SeqCst);
     // Ingest recovers by itself: new acknowledgements after the restart.
-    wait_for("ingest to recover after the broker restart", Duration::from_secs(60), || async {
-        (acknowledged() >= before_outage + 50).then_some(())
-    })
+    wait_for(
+        "ingest to recover after the broker restart",
+        Duration::from_secs(60),
+        || async { (acknowledged() >= before_outage + 50).then_some(()) },
+    )
     .await;
     stop.store(true, Ordering::SeqCst);
     for sender in senders {
@@ -230,7 +246,9 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
                 let EventPayload::SamplesReceived(batch) = event.payload else {
                     continue;
                 };
-                let raw = snap::raw::Decoder::new().decompress_vec(&batch.body).unwrap();
+                let raw = snap::raw::Decoder::new()
+                    .decompress_vec(&batch.body)
+                    .unwrap();
                 let request =
                     closeloop_core::remote_write::WriteRequest::decode(raw.as_slice()).unwrap();
                 for series in request.timeseries {
