@@ -6,9 +6,8 @@ use crate::config::{Config, DEFAULT_DATA_DIR};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use closeloop_core::remote_write;
-use closeloop_core::topics::{Topic, DEFAULT_PREFIX};
+use closeloop_core::topics::Topic;
 use closeloop_core::{Event, EventPayload};
-use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::EventLog;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
@@ -55,14 +54,22 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
         .data_dir
         .or(config.data_dir.clone())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-    let log = EmbeddedLog::open(&data_dir.join("log"), EmbeddedOptions::default())
+    let log = crate::log_backend::open(&config, &data_dir)
         .await
-        .with_context(|| format!("opening the event log in {} (stop closeloop serve first: the log takes one process at a time)", data_dir.display()))?;
+        .with_context(|| {
+            if config.storage.log.kafka.is_some() {
+                "opening the Kafka log".to_string()
+            } else {
+                format!("opening the event log in {} (stop closeloop serve first: the embedded log takes one process at a time)", data_dir.display())
+            }
+        })?;
+    let log = log.as_ref();
+    let prefix = config.topic_prefix();
 
     // Deploys are few and time-aware in the evaluator: load them all first.
-    let deploys = Topic::Deploys.name(DEFAULT_PREFIX);
+    let deploys = Topic::Deploys.name(prefix);
     for partition in 0..log.partitions(&deploys).await? {
-        for record in read_all(&log, &deploys, partition).await? {
+        for record in read_all(log, &deploys, partition).await? {
             if let Ok(Event {
                 envelope,
                 payload: EventPayload::DeployRecorded(deploy),
@@ -77,7 +84,7 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
         }
     }
 
-    let samples = Topic::Samples.name(DEFAULT_PREFIX);
+    let samples = Topic::Samples.name(prefix);
     let earliest_needed = from_ms - evaluator.retention_ms();
     let mut total = 0;
     for partition in 0..log.partitions(&samples).await? {
@@ -89,16 +96,37 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let mut alerts: BTreeMap<String, Backtested> = BTreeMap::new();
-    let mut watermark = i64::MIN;
+    let lateness_ms = config.evaluation.lateness.as_millis() as i64;
+    // Partitions are read a batch each in turn, and event time advances
+    // only as far as every partition still being read has got, as the live
+    // evaluator's does: records of one partition are in time order, those
+    // of different partitions are not.
+    let mut cursors = Vec::new();
     for partition in 0..log.partitions(&samples).await? {
         let end = log.end_offset(&samples, partition).await?;
-        let mut next = 0;
-        while next < end {
+        cursors.push(ReplayCursor {
+            partition,
+            next: 0,
+            end,
+            newest_ms: i64::MIN,
+        });
+    }
+    while cursors.iter().any(|c| c.next < c.end) {
+        for cursor in cursors.iter_mut().filter(|c| c.next < c.end) {
             let records = log
-                .read(&samples, partition, next, BATCH, Duration::ZERO)
+                .read(
+                    &samples,
+                    cursor.partition,
+                    cursor.next,
+                    BATCH,
+                    Duration::ZERO,
+                )
                 .await?;
-            let Some(last) = records.last() else { break };
-            next = last.offset + 1;
+            let Some(last) = records.last() else {
+                cursor.next = cursor.end;
+                continue;
+            };
+            cursor.next = last.offset + 1;
             progress.inc(records.len() as u64);
             for record in &records {
                 if record.timestamp_ms < earliest_needed {
@@ -117,12 +145,18 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
                 let raw = remote_write::decompress(&batch.body, 256 << 20)?;
                 evaluator.append_remote_write(&raw)?;
                 if let Some(max) = batch.max_timestamp_ms {
-                    watermark = watermark.max(max - config.evaluation.lateness.as_millis() as i64);
+                    cursor.newest_ms = cursor.newest_ms.max(max);
                 }
             }
-            if watermark > from_ms {
-                collect(evaluator.advance_to(watermark.min(to_ms)), &mut alerts);
-            }
+        }
+        let reading = cursors.iter().filter(|c| c.next < c.end);
+        let watermark = reading
+            .map(|c| c.newest_ms)
+            .min()
+            .unwrap_or(i64::MAX)
+            .saturating_sub(lateness_ms);
+        if watermark > from_ms {
+            collect(evaluator.advance_to(watermark.min(to_ms)), &mut alerts);
         }
     }
     collect(evaluator.advance_to(to_ms), &mut alerts);
@@ -152,8 +186,17 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
     Ok(true)
 }
 
+/// How far replay has read one samples partition.
+struct ReplayCursor {
+    partition: u32,
+    next: u64,
+    end: u64,
+    /// Newest sample time read from the partition.
+    newest_ms: i64,
+}
+
 async fn read_all(
-    log: &EmbeddedLog,
+    log: &dyn EventLog,
     topic: &str,
     partition: u32,
 ) -> Result<Vec<closeloop_log::StoredRecord>> {
