@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against, when missing:
 # Prometheus 2.42 and promtool (package `prometheus`) as a real remote-write
-# sender and the oracle for rule checks. Redmine has its own script.
+# sender and the oracle for rule checks, and the C libraries the build links.
+# Redmine has its own script.
 set -euo pipefail
 
 as_root() {
@@ -12,6 +13,10 @@ missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# Build dependencies: the actuator's Kubernetes client links the system
+# OpenSSL (reqwest's native-tls), found through pkg-config.
+dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libssl-dev)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "packages.sh: installing ${missing[*]}" >&2
