@@ -4,6 +4,7 @@
 //! [`ActuatorConfig::validate`], which names every problem with its path.
 
 use crate::matcher::parse_matchers;
+use crate::scale::ScaleTargetConfig;
 use closeloop_core::duration::parse_duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
@@ -23,6 +24,36 @@ pub struct ActuatorConfig {
     pub external_url: String,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// The scalers' targets (closeloop.yml's `scalers:`, the part the
+    /// actuator needs): where a scaler's `ScaleRequested` is applied.
+    #[serde(default)]
+    pub scalers: Vec<ScalerTarget>,
+}
+
+/// A scaler's name and target. Deserializing a whole `scalers:` entry
+/// takes only these two fields; the rest is the evaluator's.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScalerTarget {
+    pub name: String,
+    pub target: ScaleTargetConfig,
+}
+
+/// A receiver's `scale_configs` entry: an alert routed here moves
+/// `scaler` by `step` replicas or to `set` replicas (exactly one), within
+/// the scaler's min/max, at most once per `cooldown` (default: the
+/// scaler's `alert_cooldown`). The evaluator that owns the scaler makes
+/// the decision (module `closeloop_evaluator::scaling`); the actuator only
+/// applies the resulting `ScaleRequested`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleConfig {
+    pub scaler: String,
+    #[serde(default)]
+    pub step: Option<i64>,
+    #[serde(default)]
+    pub set: Option<u32>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub cooldown: Option<Duration>,
 }
 
 /// One node of the routing tree. Children inherit `receiver` and
@@ -60,6 +91,8 @@ pub struct ReceiverConfig {
     pub webhook_configs: Vec<WebhookConfig>,
     #[serde(default)]
     pub redmine_configs: Vec<RedmineConfig>,
+    #[serde(default)]
+    pub scale_configs: Vec<ScaleConfig>,
 }
 
 /// Alertmanager's `webhook_config`: POSTs the version-4 JSON payload.
@@ -224,6 +257,16 @@ impl ActuatorConfig {
                 ));
             }
             check_receiver(receiver, &path, &mut problems);
+            check_scale_configs(receiver, &path, &self.scalers, &mut problems);
+        }
+        let mut scaler_names = BTreeSet::new();
+        for (i, scaler) in self.scalers.iter().enumerate() {
+            if !scaler_names.insert(scaler.name.as_str()) {
+                problems.push(problem(
+                    format!("scalers[{i}].name"),
+                    format!("duplicate scaler name {:?}", scaler.name),
+                ));
+            }
         }
         if self.route.receiver.is_none() {
             problems.push(problem("route.receiver", "the root route needs a receiver"));
@@ -303,6 +346,33 @@ fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<Conf
                 problems.push(problem(path.clone(), "api_key or api_key_file is required"))
             }
             _ => {}
+        }
+    }
+}
+
+fn check_scale_configs(
+    receiver: &ReceiverConfig,
+    path: &str,
+    scalers: &[ScalerTarget],
+    problems: &mut Vec<ConfigProblem>,
+) {
+    for (j, scale) in receiver.scale_configs.iter().enumerate() {
+        let path = format!("{path}.scale_configs[{j}]");
+        if !scalers.iter().any(|s| s.name == scale.scaler) {
+            problems.push(problem(
+                format!("{path}.scaler"),
+                format!("no scaler named {:?} in `scalers`", scale.scaler),
+            ));
+        }
+        match (scale.step, scale.set) {
+            (Some(0), None) => {
+                problems.push(problem(format!("{path}.step"), "a step of 0 does nothing"))
+            }
+            (Some(_), None) | (None, Some(_)) => {}
+            _ => problems.push(problem(
+                path.clone(),
+                "needs exactly one of `step` and `set`",
+            )),
         }
     }
 }

@@ -28,16 +28,16 @@ use tracing::{debug, info, warn};
 use uuid::Uuid;
 
 /// Who a request is for, for failure events, logs and metrics.
-struct RequestContext<'a> {
-    request_id: Uuid,
-    key: &'a str,
-    receiver: &'a str,
-    integration: &'a str,
+pub(crate) struct RequestContext<'a> {
+    pub request_id: Uuid,
+    pub key: &'a str,
+    pub receiver: &'a str,
+    pub integration: &'a str,
     /// Metric label: `webhook`, `redmine`.
-    kind: &'static str,
+    pub kind: &'static str,
 }
 
-enum Attempted<T> {
+pub(crate) enum Attempted<T> {
     Succeeded(T),
     GaveUp,
     Interrupted,
@@ -58,6 +58,9 @@ impl Actuator {
             }
         };
         let (alert, action) = match &event.payload {
+            EventPayload::ScaleRequested(request) => {
+                return self.apply_scale(request, stop).await;
+            }
             EventPayload::AlertFiring(alert) => (alert, IssueAction::Open),
             // Pending alerts and ones that resolved before firing notify nobody.
             EventPayload::AlertResolved(alert) if alert.fired_at.is_some() => {
@@ -263,7 +266,7 @@ impl Actuator {
 
     /// Runs `attempt` until it succeeds, fails for good or runs past the
     /// retry deadline; writes an `ActionFailed` for every failed attempt.
-    async fn with_retries<T, F, Fut>(
+    pub(crate) async fn with_retries<T, F, Fut>(
         &mut self,
         ctx: &RequestContext<'_>,
         stop: &mut Stop,

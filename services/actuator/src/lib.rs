@@ -1,6 +1,8 @@
 //! The actuator: routes alert transitions from `closeloop.alerts` through an
 //! Alertmanager-style route tree to receivers — Alertmanager-compatible
-//! webhooks and issue trackers (Redmine) — with retries, idempotency by
+//! webhooks and issue trackers (Redmine) — and applies the evaluator's
+//! `ScaleRequested` from `closeloop.actions` on the scalers' targets
+//! (Kubernetes scale subresource, webhook), with retries, idempotency by
 //! request id, and every request and outcome recorded in the log.
 //!
 //! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
@@ -9,6 +11,7 @@
 
 pub mod config;
 mod dispatch;
+mod dispatch_scale;
 pub mod error;
 mod http;
 pub mod issues;
@@ -25,7 +28,7 @@ pub mod webhook_payload;
 
 pub use config::{
     ActuatorConfig, ConfigError, ConfigProblem, DeliveryConfig, OnResolved, ReceiverConfig,
-    RedmineConfig, RouteConfig, WebhookConfig,
+    RedmineConfig, RouteConfig, ScaleConfig, ScalerTarget, WebhookConfig,
 };
 pub use error::{ActuatorError, DeliveryError};
 pub use http::USER_AGENT;

@@ -54,6 +54,19 @@ pub static DELIVERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("registering closeloop_actuator_delivery_duration_seconds: {e}"))
 });
 
+/// `result`: applied, unchanged, drifted, failed. `scaler` values come
+/// from the config, so they are bounded.
+pub static SCALE_ACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_scale_actions_total",
+        "Scale requests carried out, per scaler and result.",
+        &["scaler", "result"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_scale_actions_total: {e}"))
+});
+
+pub const SCALE_RESULTS: [&str; 4] = ["applied", "unchanged", "drifted", "failed"];
+
 /// Integration kinds this crate knows; metrics are pre-created for each so
 /// dashboards see zeros rather than missing series.
 pub const INTEGRATIONS: [&str; 2] = ["webhook", "redmine"];
@@ -67,6 +80,7 @@ pub fn register() {
         DELIVERY_DURATION.with_label_values(&[integration]);
     }
     ISSUES_FILED.with_label_values(&["redmine"]);
+    SCALE_ACTIONS.with_label_values(&["", "applied"]);
     for kind in UPDATE_KINDS {
         ISSUE_UPDATES.with_label_values(&["redmine", kind]);
     }
@@ -88,6 +102,7 @@ mod tests {
             "closeloop_issues_filed_total",
             "closeloop_issue_updates_total",
             "closeloop_actuator_delivery_duration_seconds",
+            "closeloop_scale_actions_total",
         ] {
             assert!(
                 names.iter().any(|n| n == wanted),

@@ -6,6 +6,7 @@ use crate::issues::redmine::RedmineTracker;
 use crate::issues::IssueTracker;
 use crate::retry::RetryPolicy;
 use crate::routing::RouteTree;
+use crate::scale::{build_target, ScaleTarget};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,8 @@ pub(crate) struct Plan {
     pub retry: RetryPolicy,
     pub timeout: Duration,
     pub http: reqwest::Client,
+    /// Each scaler's target, by scaler name.
+    pub scale_targets: HashMap<String, Arc<dyn ScaleTarget>>,
 }
 
 pub(crate) struct Receiver {
@@ -79,10 +82,23 @@ impl Plan {
                 },
             );
         }
+        let mut scale_targets = HashMap::new();
+        for (i, scaler) in config.scalers.iter().enumerate() {
+            match build_target(&scaler.target, http.clone(), timeout) {
+                Ok(target) => {
+                    scale_targets.insert(scaler.name.clone(), target);
+                }
+                Err(e) => problems.push(ConfigProblem {
+                    path: format!("scalers[{i}].target"),
+                    message: e.to_string(),
+                }),
+            }
+        }
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
         Ok(Plan {
+            scale_targets,
             tree,
             receivers,
             external_url: config.external_url.clone(),

@@ -1,12 +1,14 @@
-//! The actuator's loop: read `closeloop.alerts` as consumer group
-//! `actuator`, only in the partitions this process owns as a member of
-//! `<prefix>.actuator.members` (the alerts' partitions are split between
-//! live actuators, and move when one leaves or dies), act on each record
-//! and commit its offset only once every effect of the record has its
-//! outcome in the log. A crash or a handover therefore redelivers the
+//! The actuator's loops: one reads `closeloop.alerts`, another reads
+//! `closeloop.actions` (for the evaluator's `ScaleRequested`), each as
+//! consumer group `actuator`, only in the partitions this process owns as
+//! a member of its topic's membership group (`<prefix>.actuator.members`,
+//! `<prefix>.actuator.actions.members`: the partitions are split between
+//! live actuators, and move when one leaves or dies). Each acts on a
+//! record and commits its offset only once every effect of the record has
+//! its outcome in the log. A crash or a handover therefore redelivers the
 //! record, and the outcomes already written keep it from acting twice.
-//! Whenever partitions are gained, the state is rebuilt from the whole
-//! `closeloop.outcomes` topic, where the previous owner left it.
+//! Whenever partitions are gained, the loop's state is rebuilt from the
+//! whole `closeloop.outcomes` topic, where the previous owner left it.
 
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
@@ -57,16 +59,35 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ActuatorError> {
     config.validate()?;
-    let plan = Plan::new(&config, http)?;
+    let plan = Arc::new(Plan::new(&config, http)?);
     metrics::register();
-    let mut actuator = Actuator {
-        log,
-        topics: Topics::new(topic_prefix),
-        plan: Arc::new(plan),
+    let consumer = |topics: Topics| Actuator {
+        log: Arc::clone(&log),
+        topics,
+        plan: Arc::clone(&plan),
         state: ActuatorState::default(),
     };
+    // Two consumers, each over its own topic and membership: alerts
+    // (notifications, issues) and actions (scale requests). Each rebuilds
+    // its own state from the outcomes topic.
+    let mut alerts = consumer(Topics::new(topic_prefix, Consumed::Alerts));
+    let mut actions = consumer(Topics::new(topic_prefix, Consumed::Actions));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let work = actuator.consume(Stop(stop_rx));
+    let alerts_work = alerts.consume(Stop(stop_rx.clone()));
+    let actions_work = actions.consume(Stop(stop_rx));
+    let work = async move {
+        tokio::pin!(alerts_work);
+        tokio::pin!(actions_work);
+        // An error in either ends both; shutdown ends each on its own.
+        let (mut alerts_done, mut actions_done) = (false, false);
+        while !(alerts_done && actions_done) {
+            tokio::select! {
+                r = &mut alerts_work, if !alerts_done => { r?; alerts_done = true; }
+                r = &mut actions_work, if !actions_done => { r?; actions_done = true; }
+            }
+        }
+        Ok::<(), ActuatorError>(())
+    };
     tokio::pin!(work);
     tokio::pin!(shutdown);
     let mut stopping = false;
@@ -76,30 +97,44 @@ pub async fn run(
             () = &mut shutdown, if !stopping => {
                 info!("actuator stopping");
                 stopping = true;
-                // The receiver lives in `work`, which is still running.
+                // The receivers live in `work`, which is still running.
                 let _ = stop_tx.send(true);
             }
         }
     }
 }
 
+/// Which topic a consumer handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Consumed {
+    Alerts,
+    Actions,
+}
+
 pub(crate) struct Topics {
-    pub alerts: String,
+    /// The topic this consumer handles: alerts or actions.
+    pub consumed: String,
+    pub consumed_kind: Topic,
     pub actions: String,
     pub outcomes: String,
-    /// The membership group sharing the alerts' partitions. Not
+    /// The membership group sharing the consumed topic's partitions. Not
     /// [`CONSUMER_GROUP`]: Kafka refuses standalone commits into a group
     /// with subscribed members.
     pub members: String,
 }
 
 impl Topics {
-    fn new(prefix: &str) -> Topics {
+    fn new(prefix: &str, consumed: Consumed) -> Topics {
+        let (consumed_kind, members) = match consumed {
+            Consumed::Alerts => (Topic::Alerts, format!("{prefix}.actuator.members")),
+            Consumed::Actions => (Topic::Actions, format!("{prefix}.actuator.actions.members")),
+        };
         Topics {
-            alerts: Topic::Alerts.name(prefix),
+            consumed: consumed_kind.name(prefix),
+            consumed_kind,
             actions: Topic::Actions.name(prefix),
             outcomes: Topic::Outcomes.name(prefix),
-            members: format!("{prefix}.actuator.members"),
+            members,
         }
     }
 }
@@ -140,9 +175,9 @@ impl Stop {
 
 impl Actuator {
     async fn consume(&mut self, mut stop: Stop) -> Result<(), ActuatorError> {
-        let topic = self.topics.alerts.clone();
+        let topic = self.topics.consumed.clone();
         let mut membership = self.log.join(&self.topics.members, &topic).await?;
-        info!(topic = %topic, group = %self.topics.members, "actuator joined the alerts' consumers");
+        info!(topic = %topic, group = %self.topics.members, "actuator joined the topic's consumers");
         // Owned partitions and the offset of the next record to handle in each.
         let mut next: BTreeMap<u32, Offset> = BTreeMap::new();
         let mut acted_on = 0;
@@ -294,7 +329,7 @@ impl Actuator {
                 }
             }
         }
-        set_consumer_lag(LAG_CONSUMER, Topic::Alerts, lag);
+        set_consumer_lag(LAG_CONSUMER, self.topics.consumed_kind, lag);
     }
 
     /// Replays the whole outcomes topic into `self.state`.

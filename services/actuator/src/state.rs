@@ -85,6 +85,9 @@ impl ActuatorState {
             EventPayload::WebhookDelivered(d) => {
                 self.finished.insert(d.request_id);
             }
+            EventPayload::ScaleApplied(a) => {
+                self.finished.insert(a.request_id);
+            }
             EventPayload::ActionFailed(f) if f.gave_up => {
                 self.finished.insert(f.request_id);
             }

@@ -6,6 +6,8 @@ use anyhow::{bail, Context, Result};
 use closeloop_actuator::config::{ActuatorConfig, DeliveryConfig, ReceiverConfig, RouteConfig};
 use closeloop_core::duration::serde_duration;
 use closeloop_core::LabelSet;
+use closeloop_evaluator::scaling::config::{TargetConfig, WorkloadKind};
+use closeloop_evaluator::scaling::{AlertAction, AlertScaleRouter, AlertScaleStep, ScalerConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -41,6 +43,10 @@ pub struct Config {
     pub receivers: Vec<ReceiverConfig>,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// HPA-style scalers (issue 5): a PromQL query, replicas bounds and
+    /// behavior, and the target whose replicas they set.
+    #[serde(default)]
+    pub scalers: Vec<ScalerConfig>,
     /// Where this config came from, for resolving relative paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -199,6 +205,37 @@ impl Default for IngestConfig {
     }
 }
 
+/// The evaluator's copy of a scaler target in the actuator's shape (both
+/// parse the same YAML node; see `closeloop_actuator::scale::config`).
+fn scale_target(target: &TargetConfig) -> closeloop_actuator::scale::ScaleTargetConfig {
+    use closeloop_actuator::scale::{self as act};
+    act::ScaleTargetConfig {
+        kubernetes: target
+            .kubernetes
+            .as_ref()
+            .map(|k| act::KubernetesTargetConfig {
+                api_url: k.api_url.clone(),
+                namespace: k.namespace.clone(),
+                kind: match k.kind {
+                    WorkloadKind::Deployment => act::WorkloadKind::Deployment,
+                    WorkloadKind::StatefulSet => act::WorkloadKind::StatefulSet,
+                },
+                name: k.name.clone(),
+                token_file: k.token_file.as_ref().map(PathBuf::from),
+                ca_file: k.ca_file.as_ref().map(PathBuf::from),
+            }),
+        webhook: target.webhook.as_ref().map(|w| {
+            act::WebhookTargetConfig::new(
+                w.url.clone(),
+                w.headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.0.clone()))
+                    .collect(),
+            )
+        }),
+    }
+}
+
 /// With no config at all, alerts still go somewhere visible: a receiver
 /// named `default` with no integrations (they show in /api/v1/alerts).
 fn default_route() -> RouteConfig {
@@ -257,6 +294,26 @@ impl Config {
                 );
             }
         }
+        let mut problems = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, scaler) in self.scalers.iter().enumerate() {
+            let path = format!("scalers[{i}]");
+            if let Err(found) = scaler.validate(&path) {
+                problems.extend(found.into_iter().map(|p| p.to_string()));
+            }
+            if !names.insert(scaler.name.as_str()) {
+                problems.push(format!(
+                    "{path}.name: duplicate scaler name {:?}",
+                    scaler.name
+                ));
+            }
+            if let Err(e) = closeloop_promql::parse(&scaler.query) {
+                problems.push(format!("{path}.query: {e}"));
+            }
+        }
+        if !problems.is_empty() {
+            bail!("{}", problems.join("; "));
+        }
         if self.attribution.labels.len() != 2 {
             bail!("attribution.labels: expected two label names (service, environment)");
         }
@@ -290,7 +347,64 @@ impl Config {
             receivers: self.receivers.clone(),
             external_url: self.external_url.clone().unwrap_or_default(),
             delivery: self.delivery.clone(),
+            scalers: self
+                .scalers
+                .iter()
+                .map(|s| closeloop_actuator::ScalerTarget {
+                    name: s.name.clone(),
+                    target: scale_target(&s.target),
+                })
+                .collect(),
         }
+    }
+
+    /// `evaluator` with this config's scalers added, and alert steps
+    /// routed as the actuator routes alerts: an alert whose route reaches
+    /// a receiver with `scale_configs` steps those scalers. The evaluator
+    /// decides the step (it owns the scaler's history); the actuator
+    /// applies the resulting `ScaleRequested`.
+    pub fn with_scalers(
+        &self,
+        evaluator: closeloop_evaluator::Evaluator,
+    ) -> Result<closeloop_evaluator::Evaluator> {
+        let mut evaluator = evaluator.with_scalers(self.scalers.clone());
+        let tree = closeloop_actuator::RouteTree::new(&self.route)
+            .map_err(|e| anyhow::anyhow!("route: {e}"))?;
+        let steps: BTreeMap<String, Vec<AlertScaleStep>> = self
+            .receivers
+            .iter()
+            .map(|r| {
+                let steps = r
+                    .scale_configs
+                    .iter()
+                    .filter_map(|c| {
+                        let action = match (c.step, c.set) {
+                            (Some(n), None) => AlertAction::Step(n),
+                            (None, Some(n)) => AlertAction::Set(n),
+                            _ => return None,
+                        };
+                        Some(AlertScaleStep {
+                            scaler: c.scaler.clone(),
+                            action,
+                            cooldown: c.cooldown,
+                        })
+                    })
+                    .collect();
+                (r.name.clone(), steps)
+            })
+            .collect();
+        if steps.values().any(|s| !s.is_empty()) {
+            let router: AlertScaleRouter = std::sync::Arc::new(move |labels: &LabelSet| {
+                let mut seen = std::collections::BTreeSet::new();
+                closeloop_actuator::route(&tree, labels)
+                    .into_iter()
+                    .filter(|r| seen.insert(r.receiver.clone()))
+                    .flat_map(|r| steps.get(&r.receiver).cloned().unwrap_or_default())
+                    .collect()
+            });
+            evaluator.set_alert_router(router);
+        }
+        Ok(evaluator)
     }
 
     /// The evaluator as this config describes it, over the rule files
@@ -414,6 +528,64 @@ storage:
         let bad =
             parse("storage: {log: {kafka: {brokers: [a:1], topic_prefix: 'a b'}}}").unwrap_err();
         assert!(format!("{bad:#}").contains("topic_prefix"), "{bad:#}");
+    }
+
+    #[test]
+    fn scalers_and_scale_configs_parse_and_are_checked_against_each_other() {
+        let config = parse(
+            r#"
+route: {receiver: default, routes: [{matchers: ['alertname="QueueBacklog"'], receiver: scale}]}
+receivers:
+  - name: default
+  - name: scale
+    scale_configs: [{scaler: checkout-workers, step: +2}]
+scalers:
+  - name: checkout-workers
+    target: {webhook: {url: "http://127.0.0.1:9/scale", headers: {Authorization: Bearer x}}}
+    query: sum(queue_depth)
+    target_per_replica: 50
+    min_replicas: 2
+    max_replicas: 20
+    behavior:
+      scale_down: {stabilization_window: 10s}
+    freeze_during_deploy: {service: checkout, environment: production, for: 10m}
+"#,
+        )
+        .unwrap();
+        assert_eq!(config.scalers.len(), 1);
+        let actuator = config.actuator();
+        assert_eq!(actuator.scalers[0].name, "checkout-workers");
+        assert!(actuator.scalers[0].target.webhook.is_some());
+        assert_eq!(actuator.receivers[1].scale_configs[0].step, Some(2));
+
+        let bad = parse(
+            r#"
+receivers: [{name: default, scale_configs: [{scaler: nobody, set: 3}]}]
+scalers:
+  - {name: w, target: {webhook: {url: "ftp://x"}}, query: "sum(", target_per_replica: 0,
+     min_replicas: 3, max_replicas: 2}
+"#,
+        )
+        .unwrap_err();
+        let text = format!("{bad:#}");
+        for wanted in [
+            "scalers[0].target_per_replica",
+            "scalers[0].max_replicas",
+            "scalers[0].target.webhook.url",
+            "scalers[0].query",
+        ] {
+            assert!(text.contains(wanted), "{wanted} not in {text}");
+        }
+        let bad = parse(
+            r#"
+receivers: [{name: default, scale_configs: [{scaler: nobody, set: 3}]}]
+"#,
+        )
+        .unwrap_err();
+        assert!(
+            format!("{bad:#}").contains("receivers[0].scale_configs[0].scaler"),
+            "{bad:#}"
+        );
     }
 
     #[test]

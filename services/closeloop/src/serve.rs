@@ -201,7 +201,7 @@ async fn termination() {
 }
 
 async fn evaluator_runner(config: &Config, log: Arc<dyn EventLog>, prefix: &str) -> Result<Runner> {
-    let evaluator = config.evaluator(&[])?;
+    let evaluator = config.with_scalers(config.evaluator(&[])?)?;
     let policy = WatermarkPolicy {
         lateness_ms: config.evaluation.lateness.as_millis() as i64,
         idle_follow_ms: Some(config.evaluation.idle_follow.as_millis() as i64),

@@ -2,7 +2,10 @@
 //! the watermark advances, rule groups are evaluated at every tick their
 //! interval aligns to, and alert transitions come out, with what each
 //! group wrote (recording rules, `ALERTS`, stale markers) for the runner
-//! to write back into the samples stream. Same inputs, same outputs: that
+//! to write back into the samples stream. Scalers tick here too, like
+//! rule groups: their query over the same window, the deploy freeze from
+//! the same deploy tracker, their decisions (`ScaleRequested`) and their
+//! health alerts among the decisions. Same inputs, same outputs: that
 //! is what makes restart and replay safe.
 
 use crate::alerting::restore;
@@ -11,7 +14,10 @@ use crate::group_eval::{EvalEnv, GroupRun};
 use crate::metrics;
 use crate::retention::reach_ms;
 use crate::rules::{Rule, RuleGroup};
+use crate::scaling::runtime::{AlertScaleRouter, ScalerRuntime};
+use crate::scaling::{ScalerConfig, ScalerState};
 use closeloop_core::events::DeployRecorded;
+use closeloop_core::events::{AlertEvent, ScaleCause};
 use closeloop_core::remote_write::RemoteWriteError;
 use closeloop_core::remote_write_walk::walk;
 use closeloop_core::{fingerprint_sorted, EventPayload, LabelSet};
@@ -98,6 +104,11 @@ pub struct Evaluator {
     /// that output back from the log (the evaluator's own, after a restart,
     /// or a re-evaluated tick's duplicate) adds nothing.
     recorded_newest: HashMap<Labels, i64>,
+    scalers: Vec<ScalerRuntime>,
+    /// Each scaler's parsed query (`None`: it does not parse; the scaler
+    /// then sees no data and holds).
+    scaler_queries: Vec<Option<closeloop_promql::Expr>>,
+    alert_router: Option<AlertScaleRouter>,
 }
 
 impl Evaluator {
@@ -143,6 +154,114 @@ impl Evaluator {
             options,
             label_cache: HashMap::new(),
             recorded_newest: HashMap::new(),
+            scalers: Vec::new(),
+            scaler_queries: Vec::new(),
+            alert_router: None,
+        }
+    }
+
+    /// Adds scalers, evaluated at ticks of their interval (default: the
+    /// evaluation interval) like rule groups. The configs are validated.
+    pub fn with_scalers(mut self, configs: Vec<ScalerConfig>) -> Self {
+        for config in configs {
+            let query = match closeloop_promql::parse(&config.query) {
+                Ok(expr) => {
+                    self.retention_ms = self
+                        .retention_ms
+                        .max(reach_ms(&expr) + self.config.lookback_ms);
+                    Some(expr)
+                }
+                Err(e) => {
+                    tracing::warn!(scaler = %config.name, error = %e, "scaler query does not parse; it will hold");
+                    None
+                }
+            };
+            metrics::SCALER_DESIRED.with_label_values(&[&config.name]);
+            metrics::SCALER_CURRENT.with_label_values(&[&config.name]);
+            metrics::SCALER_MISSING_DATA.with_label_values(&[&config.name]);
+            self.scalers
+                .push(ScalerRuntime::new(config, self.config.default_interval_ms));
+            self.scaler_queries.push(query);
+        }
+        self
+    }
+
+    /// Says which scaler steps an alert routes to (receivers'
+    /// `scale_configs`); without it alerts step no scaler.
+    pub fn set_alert_router(&mut self, router: AlertScaleRouter) {
+        self.alert_router = Some(router);
+    }
+
+    pub fn scalers(&self) -> &[ScalerRuntime] {
+        &self.scalers
+    }
+
+    /// Each owned scaler's state by name, for the shard checkpoint.
+    pub fn scaler_states(&self) -> BTreeMap<String, ScalerState> {
+        self.scalers
+            .iter()
+            .filter(|s| s.owned)
+            .map(|s| (s.key.clone(), s.state.clone()))
+            .collect()
+    }
+
+    /// Restarts the scalers `which` selects (by key) from a checkpoint's
+    /// snapshots and ticks (from nothing where it has none).
+    pub fn restore_scalers_of(
+        &mut self,
+        states: &BTreeMap<String, ScalerState>,
+        ticks: &BTreeMap<String, i64>,
+        which: impl Fn(&str) -> bool,
+    ) {
+        for scaler in self.scalers.iter_mut().filter(|s| which(&s.key)) {
+            let state = states.get(&scaler.key).cloned();
+            let tick = ticks.get(&scaler.key).copied();
+            scaler.restore(state, tick);
+        }
+    }
+
+    /// Folds a `ScaleApplied` or `ActionFailed` into the scalers `which`
+    /// selects (owned ones, or those being caught up).
+    pub fn apply_scaler_outcome(&mut self, payload: &EventPayload, which: impl Fn(&str) -> bool) {
+        for scaler in self.scalers.iter_mut().filter(|s| which(&s.key)) {
+            scaler.apply_outcome(payload);
+        }
+    }
+
+    /// Notes a `ScaleRequested` read back from the actions topic (alert
+    /// steps already taken are not taken again).
+    pub fn note_scaler_request(&mut self, payload: &EventPayload, which: impl Fn(&str) -> bool) {
+        for scaler in self.scalers.iter_mut().filter(|s| which(&s.key)) {
+            scaler.note_request(payload);
+        }
+    }
+
+    /// Queues the scale steps a firing alert routes to, for the scalers
+    /// `which` selects; see `ScalerRuntime::queue_step` for `fresh`.
+    pub fn observe_alert(
+        &mut self,
+        event_id: Uuid,
+        alert: &AlertEvent,
+        occurred_at_ms: i64,
+        fresh: bool,
+        which: impl Fn(&str) -> bool,
+    ) {
+        let Some(router) = &self.alert_router else {
+            return;
+        };
+        for step in router(&alert.labels) {
+            for scaler in self
+                .scalers
+                .iter_mut()
+                .filter(|s| s.name() == step.scaler && which(&s.key))
+            {
+                let cause = ScaleCause {
+                    alert_event_id: event_id,
+                    fingerprint: alert.fingerprint.clone(),
+                    alertname: alert.alertname.clone(),
+                };
+                scaler.queue_step(&step, occurred_at_ms, cause, fresh);
+            }
         }
     }
 
@@ -228,16 +347,27 @@ impl Evaluator {
         }
     }
 
-    /// The `file;name` key of every loaded group.
+    /// The `file;name` key of every loaded group and the `scaler;name`
+    /// key of every scaler.
     pub fn group_keys(&self) -> impl Iterator<Item = &str> {
-        self.groups.iter().map(|g| g.key.as_str())
+        self.groups
+            .iter()
+            .map(|g| g.key.as_str())
+            .chain(self.scalers.iter().map(|s| s.key.as_str()))
     }
 
-    /// Says which groups this evaluator evaluates, by key.
+    /// Says which groups and scalers this evaluator evaluates, by key.
     pub fn set_owned(&mut self, owned: impl Fn(&str) -> bool) {
         for group in &mut self.groups {
             group.owned = owned(&group.key);
         }
+        for scaler in &mut self.scalers {
+            scaler.owned = owned(&scaler.key);
+        }
+    }
+
+    pub fn owned_scaler_count(&self) -> usize {
+        self.scalers.iter().filter(|s| s.owned).count()
     }
 
     pub fn owned_group_count(&self) -> usize {
@@ -262,6 +392,9 @@ impl Evaluator {
         for group in self.groups.iter_mut().filter(|g| which(&g.key)) {
             group.last_tick_ms = ticks.get(&group.key).copied();
         }
+        for scaler in self.scalers.iter_mut().filter(|s| which(&s.key)) {
+            scaler.last_tick_ms = ticks.get(&scaler.key).copied();
+        }
     }
 
     /// The last evaluated tick of each group, for the checkpoint.
@@ -269,13 +402,16 @@ impl Evaluator {
         self.groups
             .iter()
             .filter_map(|g| g.last_tick_ms.map(|t| (g.key.clone(), t)))
+            .chain(
+                self.scalers
+                    .iter()
+                    .filter_map(|s| s.last_tick_ms.map(|t| (s.key.clone(), t))),
+            )
             .collect()
     }
 
     pub fn restore_ticks(&mut self, ticks: &BTreeMap<String, i64>) {
-        for group in &mut self.groups {
-            group.last_tick_ms = ticks.get(&group.key).copied();
-        }
+        self.restore_ticks_of(ticks, |_| true);
     }
 
     /// Makes every group's first tick the first aligned tick at or after
@@ -290,6 +426,15 @@ impl Evaluator {
             };
             group.last_tick_ms = Some(first - group.interval_ms);
         }
+        for scaler in &mut self.scalers {
+            let first = from_ms.div_euclid(scaler.interval_ms) * scaler.interval_ms;
+            let first = if first < from_ms {
+                first + scaler.interval_ms
+            } else {
+                first
+            };
+            scaler.last_tick_ms = Some(first - scaler.interval_ms);
+        }
     }
 
     /// The earliest sample time any future tick still needs.
@@ -299,11 +444,17 @@ impl Evaluator {
             .iter()
             .filter(|g| g.owned)
             .map(|g| g.next_tick(watermark_ms))
+            .chain(
+                self.scalers
+                    .iter()
+                    .filter(|s| s.owned)
+                    .map(|s| s.next_tick(watermark_ms)),
+            )
             .min()
             .unwrap_or(watermark_ms);
         // Groups evaluated elsewhere may move here; their next owner starts
         // from a tick up to a failover time old and needs the window from there.
-        let slack = if self.groups.iter().all(|g| g.owned) {
+        let slack = if self.groups.iter().all(|g| g.owned) && self.scalers.iter().all(|s| s.owned) {
             0
         } else {
             HANDOVER_SLACK_MS
@@ -323,17 +474,35 @@ impl Evaluator {
     pub fn advance(&mut self, watermark_ms: i64) -> Advanced {
         let mut out = Advanced::default();
         loop {
-            let due = self
+            let due_group = self
                 .groups
                 .iter()
                 .enumerate()
                 .map(|(i, g)| (g.next_tick(watermark_ms), i))
                 .filter(|&(tick, index)| tick <= watermark_ms && self.groups[index].owned)
                 .min();
-            let Some((tick, index)) = due else { break };
-            self.materialize_deploy_series(tick);
-            self.eval_group(index, tick, &mut out);
-            self.groups[index].last_tick_ms = Some(tick);
+            let due_scaler = self
+                .scalers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.next_tick(watermark_ms), i))
+                .filter(|&(tick, index)| tick <= watermark_ms && self.scalers[index].owned)
+                .min();
+            // Groups before scalers at the same tick: a scaler may query
+            // what a recording rule wrote at that tick.
+            match (due_group, due_scaler) {
+                (None, None) => break,
+                (Some((tick, index)), scaler) if scaler.is_none_or(|(t, _)| tick <= t) => {
+                    self.materialize_deploy_series(tick);
+                    self.eval_group(index, tick, &mut out);
+                    self.groups[index].last_tick_ms = Some(tick);
+                }
+                (_, Some((tick, index))) => {
+                    self.materialize_deploy_series(tick);
+                    self.eval_scaler(index, tick, &mut out);
+                }
+                (Some(_), None) => unreachable!("matched by the arm above"),
+            }
         }
         let oldest = self.oldest_needed_ms(watermark_ms);
         self.storage.truncate_before(oldest);
@@ -342,6 +511,72 @@ impl Evaluator {
             .prune(watermark_ms - self.config.attribution.window_ms);
         metrics::WINDOW_SERIES.set(self.storage.series_count() as i64);
         out
+    }
+
+    /// One scaler tick: its query's one value over the window (none, NaN
+    /// or several series: no data), the deploy freeze, then the scaler's
+    /// pure step.
+    fn eval_scaler(&mut self, index: usize, tick: i64, out: &mut Advanced) {
+        let name = self.scalers[index].name().to_string();
+        let value = match &self.scaler_queries[index] {
+            Some(expr) => match eval_instant(&self.storage, expr, tick, &self.options) {
+                Ok(Value::Scalar(v)) => Some(v),
+                Ok(Value::Vector(samples)) if samples.len() == 1 => Some(samples[0].value),
+                Ok(Value::Vector(samples)) if samples.is_empty() => None,
+                Ok(Value::Vector(samples)) => {
+                    tracing::warn!(scaler = %name, series = samples.len(), "scaler query returned several series; treated as no data");
+                    None
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(scaler = %name, error = %e, "scaler query failed; treated as no data");
+                    None
+                }
+            },
+            None => None,
+        };
+        let freeze_active = self.scalers[index]
+            .scaler
+            .config
+            .freeze_during_deploy
+            .as_ref()
+            .is_some_and(|freeze| {
+                let (current, _) = self.deploys.series_at(tick);
+                current.iter().any(|(labels, deployed_at_s)| {
+                    let deployed_ms = (deployed_at_s * 1000.0).round() as i64;
+                    labels.get("service") == Some(&freeze.service)
+                        && labels.get("environment") == Some(&freeze.environment)
+                        && tick - deployed_ms < freeze.duration.as_millis() as i64
+                })
+            });
+        let scaler = &mut self.scalers[index];
+        let events = scaler.tick(tick, value, freeze_active, &self.config.external_labels);
+        if let Some(decision) = &scaler.last_decision {
+            metrics::SCALER_DESIRED
+                .with_label_values(&[&name])
+                .set(i64::from(decision.to_replicas));
+            metrics::SCALER_MISSING_DATA
+                .with_label_values(&[&name])
+                .set(i64::from(decision.query_value.is_none()));
+        }
+        if let Some(current) = scaler.state.known_replicas() {
+            metrics::SCALER_CURRENT
+                .with_label_values(&[&name])
+                .set(i64::from(current));
+        }
+        out.decisions.extend(events.into_iter().map(|payload| {
+            let key = match &payload {
+                EventPayload::AlertFiring(e) | EventPayload::AlertResolved(e) => {
+                    e.fingerprint.clone()
+                }
+                _ => name.clone(),
+            };
+            Decision {
+                payload,
+                occurred_at_ms: tick,
+                key,
+            }
+        }));
     }
 
     /// Deploys are pushed facts: their series stay current at every tick

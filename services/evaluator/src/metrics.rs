@@ -1,8 +1,8 @@
 //! The evaluator's own metrics, registered in the default registry.
 
 use prometheus::{
-    register_histogram_vec, register_int_counter, register_int_gauge, HistogramVec, IntCounter,
-    IntGauge,
+    register_histogram_vec, register_int_counter, register_int_gauge, register_int_gauge_vec,
+    HistogramVec, IntCounter, IntGauge, IntGaugeVec,
 };
 use std::sync::LazyLock;
 
@@ -57,7 +57,43 @@ pub static OWNED_GROUPS: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+/// What each scaler decided at its last tick (after stabilization,
+/// policies, bounds, missing data and freeze). `scaler` values come from
+/// the config, so they are bounded.
+pub static SCALER_DESIRED: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "closeloop_scaler_desired_replicas",
+        "Replicas each scaler decided on at its last evaluation.",
+        &["scaler"]
+    )
+    .expect("metric registers once")
+});
+
+/// The replicas each scaler believes its target has (its own last change,
+/// or what the actuator found there).
+pub static SCALER_CURRENT: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "closeloop_scaler_current_replicas",
+        "Replicas each scaler believes its target has.",
+        &["scaler"]
+    )
+    .expect("metric registers once")
+});
+
+/// 1 while a scaler's query returns nothing (it holds or uses its fallback).
+pub static SCALER_MISSING_DATA: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "closeloop_scaler_missing_data",
+        "1 while the scaler's query returns nothing or NaN, else 0.",
+        &["scaler"]
+    )
+    .expect("metric registers once")
+});
+
 pub fn register() {
+    LazyLock::force(&SCALER_DESIRED);
+    LazyLock::force(&SCALER_CURRENT);
+    LazyLock::force(&SCALER_MISSING_DATA);
     LazyLock::force(&OWNED_GROUPS);
     LazyLock::force(&GROUP_DURATION);
     LazyLock::force(&RULE_FAILURES);

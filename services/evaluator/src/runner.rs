@@ -1,7 +1,20 @@
 //! The evaluator's I/O: restore state from the log, tail the samples and
 //! deploys streams, advance the watermark, write what rule groups recorded
-//! back into the samples stream and decisions to the alerts stream, and
-//! only then commit how far it got.
+//! back into the samples stream, alert decisions to the alerts stream and
+//! scale decisions to the actions stream, and only then commit how far it
+//! got.
+//!
+//! Scalers after a restart or a takeover: the state is the snapshot in
+//! the shard's checkpoint (the recommendation and change history as of
+//! the checkpoint's tick), then every `ScaleApplied`/`ActionFailed` in the
+//! outcomes topic is folded in again (idempotent: only an outcome about
+//! the scaler's latest change moves its replica count, and outcomes of
+//! requests from ticks after the snapshot wait until that tick is
+//! evaluated again). The ticks after the snapshot are re-evaluated over
+//! the same samples, so they decide the same requests with the same ids,
+//! which the actuator has already carried out and skips. Alert steps
+//! already requested (their alert event id is in a `ScaleRequested` of the
+//! actions topic) are not taken again.
 
 use crate::engine::{Decision, Evaluator, Recorded};
 use crate::metrics;
@@ -74,6 +87,9 @@ pub struct Runner {
     /// Next offset per alerts partition: decisions of groups evaluated
     /// elsewhere keep their alert states current here.
     alerts: Vec<(u32, Offset)>,
+    /// Next offset per outcomes partition: the scalers' `ScaleApplied` and
+    /// `ActionFailed`.
+    outcomes: Vec<(u32, Offset)>,
     newest_sample_ms: i64,
     watermark_ms: i64,
     membership: Membership,
@@ -154,6 +170,10 @@ impl Runner {
         let deploys = (0..log.partitions(&deploys_topic).await?)
             .map(|p| (p, 0))
             .collect();
+        let outcomes_topic = Topic::Outcomes.name(prefix);
+        let outcomes = (0..log.partitions(&outcomes_topic).await?)
+            .map(|p| (p, 0))
+            .collect();
         let membership = log
             .join(&shards::members_group(prefix), &shards_topic)
             .await?;
@@ -165,6 +185,7 @@ impl Runner {
             samples,
             deploys,
             alerts,
+            outcomes,
             newest_sample_ms: watermark_ms,
             watermark_ms,
             membership,
@@ -216,6 +237,7 @@ impl Runner {
         self.sync_ownership().await?;
         self.read_deploys().await?;
         self.read_alerts().await?;
+        self.read_outcomes().await?;
         let read_samples = self.read_samples().await?;
         let mut watermark = self.newest_sample_ms - self.policy.lateness_ms;
         if !read_samples {
@@ -386,25 +408,47 @@ impl Runner {
         Ok(())
     }
 
+    /// Alert transitions go to the alerts stream, scale requests to the
+    /// actions stream (event id = request id, so a re-evaluated tick's
+    /// request is the same event).
     async fn append_decisions(&self, decisions: Vec<Decision>) -> Result<(), RunnerError> {
         if decisions.is_empty() {
             return Ok(());
         }
-        let topic = Topic::Alerts.name(&self.prefix);
         let now = closeloop_core::time::from_millis((self.policy.wall_clock_ms)());
-        let records = decisions
-            .into_iter()
-            .map(|d| {
-                let occurred_at = closeloop_core::time::from_millis(d.occurred_at_ms);
-                let event = Event::new(d.payload, "evaluator", d.key, occurred_at, now);
-                NewRecord {
-                    key: event.envelope.key.clone().into_bytes().into(),
-                    value: event.to_json().into(),
-                    timestamp_ms: d.occurred_at_ms,
-                }
-            })
-            .collect();
-        self.log.append(&topic, records).await?;
+        let (mut alerts, mut actions) = (Vec::new(), Vec::new());
+        for d in decisions {
+            let occurred_at = closeloop_core::time::from_millis(d.occurred_at_ms);
+            let request_id = match &d.payload {
+                EventPayload::ScaleRequested(r) => Some(r.request_id),
+                _ => None,
+            };
+            let mut event = Event::new(d.payload, "evaluator", d.key, occurred_at, now);
+            if let Some(id) = request_id {
+                event.envelope.id = id;
+            }
+            let record = NewRecord {
+                key: event.envelope.key.clone().into_bytes().into(),
+                value: event.to_json().into(),
+                timestamp_ms: d.occurred_at_ms,
+            };
+            match request_id {
+                Some(_) => actions.push(record),
+                None => alerts.push(record),
+            }
+        }
+        // Alerts first: a scaler's health alert and its request of one
+        // tick are independent, and neither topic's order depends on the other.
+        if !alerts.is_empty() {
+            self.log
+                .append(&Topic::Alerts.name(&self.prefix), alerts)
+                .await?;
+        }
+        if !actions.is_empty() {
+            self.log
+                .append(&Topic::Actions.name(&self.prefix), actions)
+                .await?;
+        }
         Ok(())
     }
 
@@ -441,6 +485,7 @@ impl Runner {
         closeloop_core::metrics::set_consumer_lag("evaluator", Topic::Samples, lag);
         let shards_topic = shards::shards_topic(&self.prefix);
         let ticks = self.evaluator.ticks();
+        let scaler_states = self.evaluator.scaler_states();
         for &shard in which {
             let checkpoint = ShardCheckpoint {
                 ticks: ticks
@@ -450,6 +495,11 @@ impl Runner {
                     .collect(),
                 watermark_ms: self.watermark_ms,
                 samples_next: samples_next.clone(),
+                scalers: scaler_states
+                    .iter()
+                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
+                    .map(|(key, state)| (key.clone(), state.clone()))
+                    .collect(),
             };
             let position = CommittedPosition {
                 next_offset: 0,
@@ -505,7 +555,14 @@ impl Runner {
                 self.evaluator.restore_ticks_of(&checkpoint.ticks, |key| {
                     shards::shard_of(key, shards) == shard
                 });
+                self.evaluator
+                    .restore_scalers_of(&checkpoint.scalers, &checkpoint.ticks, |key| {
+                        shards::shard_of(key, shards) == shard
+                    });
             }
+            let gained_set: BTreeSet<u32> = gained.iter().copied().collect();
+            self.catch_up_scalers(|key| gained_set.contains(&shards::shard_of(key, shards)))
+                .await?;
         }
         self.evaluator
             .set_owned(|key| owned.contains(&shards::shard_of(key, shards)));
@@ -522,9 +579,11 @@ impl Runner {
         Ok(())
     }
 
-    /// Applies new alert decisions of groups evaluated elsewhere.
+    /// Applies new alert decisions of groups evaluated elsewhere, and
+    /// queues the scale steps firing alerts route to (for owned scalers).
     async fn read_alerts(&mut self) -> Result<(), RunnerError> {
         let topic = Topic::Alerts.name(&self.prefix);
+        let owned_scalers = self.owned_scaler_keys();
         for (partition, next) in &mut self.alerts {
             loop {
                 let records = self
@@ -543,6 +602,14 @@ impl Runner {
                         | EventPayload::AlertResolved(e) => &e.rule_group,
                         _ => continue,
                     };
+                    if let EventPayload::AlertFiring(alert) = &event.payload {
+                        let at = event.envelope.occurred_at.timestamp_millis();
+                        let scalers = &owned_scalers;
+                        self.evaluator
+                            .observe_alert(event.envelope.id, alert, at, true, |key| {
+                                scalers.contains(key)
+                            });
+                    }
                     // This process's own decisions are already its state.
                     if !self.evaluator.owns_group_named(group) {
                         self.evaluator.restore_alert(&event.payload);
@@ -552,6 +619,110 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+impl Runner {
+    fn owned_scaler_keys(&self) -> BTreeSet<String> {
+        self.evaluator
+            .scalers()
+            .iter()
+            .filter(|s| s.owned)
+            .map(|s| s.key.clone())
+            .collect()
+    }
+
+    /// Folds new scale outcomes into the owned scalers.
+    async fn read_outcomes(&mut self) -> Result<(), RunnerError> {
+        if self.evaluator.scalers().is_empty() {
+            return Ok(());
+        }
+        let owned = self.owned_scaler_keys();
+        let topic = Topic::Outcomes.name(&self.prefix);
+        for (partition, next) in &mut self.outcomes {
+            loop {
+                let records = self
+                    .log
+                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
+                    .await?;
+                let Some(last) = records.last() else { break };
+                *next = last.offset + 1;
+                for record in &records {
+                    if let Some(event) = decode_scale_outcome(record) {
+                        self.evaluator
+                            .apply_scaler_outcome(&event.payload, |key| owned.contains(key));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings scalers just restored from their snapshot up to date from
+    /// the log (module docs): their outcomes, the alert steps already
+    /// requested, and the firing alerts after their last tick.
+    async fn catch_up_scalers(&mut self, which: impl Fn(&str) -> bool) -> Result<(), RunnerError> {
+        if !self.evaluator.scalers().iter().any(|s| which(&s.key)) {
+            return Ok(());
+        }
+        // The live cursors first, so the range below is exactly what the
+        // gained scalers missed.
+        self.read_outcomes().await?;
+        let outcomes_topic = Topic::Outcomes.name(&self.prefix);
+        for &(partition, end) in &self.outcomes.clone() {
+            for event in read_range(&*self.log, &outcomes_topic, partition, end).await? {
+                self.evaluator.apply_scaler_outcome(&event.payload, &which);
+            }
+        }
+        let actions_topic = Topic::Actions.name(&self.prefix);
+        for partition in 0..self.log.partitions(&actions_topic).await? {
+            let end = self.log.end_offset(&actions_topic, partition).await?;
+            for event in read_range(&*self.log, &actions_topic, partition, end).await? {
+                self.evaluator.note_scaler_request(&event.payload, &which);
+            }
+        }
+        let alerts_topic = Topic::Alerts.name(&self.prefix);
+        for &(partition, end) in &self.alerts.clone() {
+            for event in read_range(&*self.log, &alerts_topic, partition, end).await? {
+                if let EventPayload::AlertFiring(alert) = &event.payload {
+                    let at = event.envelope.occurred_at.timestamp_millis();
+                    self.evaluator
+                        .observe_alert(event.envelope.id, alert, at, false, &which);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every decodable event of a partition before `end`.
+async fn read_range(
+    log: &dyn EventLog,
+    topic: &str,
+    partition: u32,
+    end: Offset,
+) -> Result<Vec<Event>, RunnerError> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from < end {
+        let records = log
+            .read(topic, partition, from, BATCH * 4, Duration::ZERO)
+            .await?;
+        let Some(last) = records.last() else { break };
+        from = last.offset + 1;
+        out.extend(records.iter().filter(|r| r.offset < end).filter_map(decode));
+    }
+    Ok(out)
+}
+
+/// Outcomes topic records other than scale outcomes are skipped without
+/// decoding trouble being counted twice.
+fn decode_scale_outcome(record: &StoredRecord) -> Option<Event> {
+    decode(record).filter(|e| {
+        matches!(
+            e.payload,
+            EventPayload::ScaleApplied(_) | EventPayload::ActionFailed(_)
+        )
+    })
 }
 
 fn decode(record: &StoredRecord) -> Option<Event> {

@@ -5,10 +5,14 @@
 //! between the live evaluators and move a dead one's shards to the others.
 //! A group's shard is a hash of its key, so every evaluator agrees on it.
 //!
+//! Scalers are sharded the same way, under the key `scaler;<name>`, so
+//! exactly one evaluator decides for a scaler.
+//!
 //! Each shard's progress is a committed position of its own (metadata: the
 //! shard's evaluated ticks and the samples offsets its window needs), so
 //! the next owner of a shard starts where the last one stopped.
 
+use crate::scaling::ScalerState;
 use closeloop_log::{partition_for_key, Offset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -41,6 +45,11 @@ pub struct ShardCheckpoint {
     /// Per samples partition, the first offset the owner's window needed:
     /// a restarting evaluator replays samples from the lowest of these.
     pub samples_next: BTreeMap<u32, Offset>,
+    /// Snapshot of each of the shard's scalers (by `scaler;name` key): the
+    /// history its stabilization windows, rate policies and health need.
+    /// Its last tick is in `ticks` under the same key.
+    #[serde(default)]
+    pub scalers: BTreeMap<String, ScalerState>,
 }
 
 impl ShardCheckpoint {
@@ -79,11 +88,15 @@ mod tests {
             ticks: BTreeMap::from([("a.yml;g".to_string(), 15_000)]),
             watermark_ms: 20_000,
             samples_next: BTreeMap::from([(0, 7), (1, 3)]),
+            scalers: BTreeMap::from([("scaler;w".to_string(), ScalerState::default())]),
         };
         assert_eq!(
             ShardCheckpoint::parse(&checkpoint.to_metadata()),
             Some(checkpoint)
         );
         assert_eq!(ShardCheckpoint::parse("{\"ticks\":"), None);
+        // Checkpoints written before scalers existed still read.
+        let old = r#"{"ticks":{},"watermark_ms":5,"samples_next":{}}"#;
+        assert_eq!(ShardCheckpoint::parse(old).map(|c| c.watermark_ms), Some(5));
     }
 }

@@ -59,3 +59,17 @@ pub struct WebhookTargetConfig {
     #[serde(default)]
     pub headers: BTreeMap<String, SecretString>,
 }
+
+impl WebhookTargetConfig {
+    /// For callers that hold the header values as plain strings (the
+    /// binary converting the evaluator's parse of the same node).
+    pub fn new(url: String, headers: BTreeMap<String, String>) -> WebhookTargetConfig {
+        WebhookTargetConfig {
+            url,
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k, SecretString::from(v)))
+                .collect(),
+        }
+    }
+}

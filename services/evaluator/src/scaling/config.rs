@@ -42,6 +42,9 @@ pub struct ScalerConfig {
     pub health: HealthConfig,
     #[serde(default = "default_alert_cooldown", with = "serde_duration")]
     pub alert_cooldown: Duration,
+    /// How often the scaler is evaluated; default `evaluation.interval`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub interval: Option<Duration>,
 }
 
 /// Where replicas are changed: exactly one of `kubernetes` and `webhook`
@@ -363,6 +366,9 @@ impl ScalerConfig {
             if freeze.duration.is_zero() {
                 bad("freeze_during_deploy.for", "must be above 0s".into());
             }
+        }
+        if self.interval.is_some_and(|i| i.is_zero()) {
+            bad("interval", "must be above 0s".into());
         }
         if let Some(flapping) = &self.health.flapping {
             if flapping.within.is_zero() {

@@ -30,6 +30,12 @@ pub fn request_id(scaler: &str, tick_ms: i64, trigger: ScaleTrigger, extra: &str
     uuid::Builder::from_unix_timestamp_millis(tick_ms.max(0) as u64, &bytes).into_uuid()
 }
 
+/// The tick a request id was derived for (its UUIDv7 milliseconds).
+pub fn request_tick_ms(request_id: Uuid) -> Option<i64> {
+    let (secs, nanos) = request_id.get_timestamp()?.to_unix();
+    Some(secs as i64 * 1000 + i64::from(nanos / 1_000_000))
+}
+
 /// FNV-1a, stable across Rust versions; parts are separated by 0xff.
 fn fnv1a(seed: u64, parts: &[&[u8]]) -> u64 {
     let mut hash = seed;
@@ -54,5 +60,6 @@ mod tests {
         assert_ne!(a, request_id("db", 1_000, ScaleTrigger::Metric, ""));
         assert_ne!(a, request_id("workers", 1_000, ScaleTrigger::Alert, ""));
         assert_eq!(a.get_version_num(), 7);
+        assert_eq!(request_tick_ms(a), Some(1_000));
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 mod health;
 pub mod hpa;
 mod ids;
+pub mod runtime;
 mod state;
 
 #[cfg(test)]
@@ -24,5 +25,6 @@ mod state_tests;
 pub use alert_step::{AlertAction, AlertStepInput};
 pub use config::{Behavior, ScalerConfig, ScalerConfigProblem};
 pub use health::{HealthCondition, ScalerHealth};
-pub use ids::request_id;
+pub use ids::{request_id, request_tick_ms};
+pub use runtime::{scaler_key, AlertScaleRouter, AlertScaleStep, ScalerRuntime};
 pub use state::{ScaleDecision, Scaler, ScalerInput, ScalerState};

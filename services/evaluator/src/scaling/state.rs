@@ -96,6 +96,25 @@ impl ScalerState {
         self.changes.iter().map(|c| c.change).collect()
     }
 
+    /// Whether `request_id` is this scaler's newest change: the last one
+    /// it holds, or one it does not hold (pruned, or made elsewhere) whose
+    /// tick is not older than the last change.
+    fn is_latest(&self, request_id: Uuid) -> bool {
+        match self.changes.iter().position(|c| c.request_id == request_id) {
+            Some(i) => i + 1 == self.changes.len(),
+            None => {
+                let tick = super::ids::request_tick_ms(request_id);
+                self.last_change_ms
+                    .is_none_or(|last| tick.is_some_and(|t| t >= last))
+            }
+        }
+    }
+
+    /// The tick this state has been stepped to (`None` before the first).
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
     /// Drops history no rule can look at any more.
     fn prune(&mut self, now_ms: i64, horizon_ms: i64) {
         let cutoff = now_ms - horizon_ms;
@@ -152,20 +171,29 @@ impl ScalerState {
                 self.record_change(r.request_id, change, scaler.flapping_window_ms());
                 self.prune(at_ms, history_horizon_ms(&scaler.behavior));
             }
+            // Outcomes only move `known_replicas` when they are about the
+            // latest change: folding an older outcome again (a restore
+            // re-reads the outcomes topic) must not undo a newer change.
             EventPayload::ScaleApplied(a) if a.scaler == name => {
+                let latest = self.is_latest(a.request_id);
                 if a.outcome == ScaleOutcome::Drifted {
                     self.changes.retain(|c| c.request_id != a.request_id);
                 }
-                self.known_replicas = Some(a.applied_replicas);
+                if latest {
+                    self.known_replicas = Some(a.applied_replicas);
+                }
             }
             EventPayload::ActionFailed(f) if f.receiver == name && f.gave_up => {
+                let latest = self.is_latest(f.request_id);
                 if let Some(i) = self
                     .changes
                     .iter()
                     .position(|c| c.request_id == f.request_id)
                 {
                     let undone = self.changes.remove(i);
-                    self.known_replicas = Some(undone.change.from);
+                    if latest {
+                        self.known_replicas = Some(undone.change.from);
+                    }
                 }
             }
             _ => {}
