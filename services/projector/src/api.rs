@@ -1,11 +1,11 @@
-//! The read side of the HTTP API: `GET /api/v1/{alerts,deploys,issues}`
+//! The read side of the HTTP API: `GET /api/v1/{alerts,deploys,issues,scale-actions}`
 //! answered from the read models, in the `{"status": ..., "data": ...}`
 //! envelope of Prometheus' HTTP API.
 
 use crate::error::StoreError;
 use crate::store::{
-    alert_state_name, AlertFilter, DeployFilter, IssueFilter, IssueState, ReadStore, ALERT_STATES,
-    DEFAULT_DEPLOY_LIMIT, MAX_LIMIT,
+    alert_state_name, AlertFilter, DeployFilter, IssueFilter, IssueState, ReadStore,
+    ScaleActionFilter, ALERT_STATES, DEFAULT_DEPLOY_LIMIT, MAX_LIMIT,
 };
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -27,6 +27,7 @@ pub fn query_router(store: Arc<dyn ReadStore>) -> Router {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/deploys", get(deploys))
         .route("/api/v1/issues", get(issues))
+        .route("/api/v1/scale-actions", get(scale_actions))
         .with_state(store)
 }
 
@@ -95,6 +96,22 @@ impl Checked {
             .map(|(_, v)| v.as_str())
     }
 
+    /// `limit`: 1 to [`MAX_LIMIT`], default [`DEFAULT_DEPLOY_LIMIT`].
+    fn limit(&self) -> Result<u32, ApiError> {
+        match self.get("limit") {
+            None => Ok(DEFAULT_DEPLOY_LIMIT),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "query parameter `limit` must be an integer from 1 to {MAX_LIMIT}, not {text:?}"
+                    ))
+                }),
+        }
+    }
+
     fn non_empty(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.get(name) {
             Some("") => Err(ApiError::BadRequest(format!(
@@ -146,18 +163,7 @@ async fn alerts(State(store): State<Store>, params: Params) -> Response {
 async fn deploys(State(store): State<Store>, params: Params) -> Response {
     let result = async {
         let params = Checked::new(params, &["service", "environment", "limit"])?;
-        let limit = match params.get("limit") {
-            None => DEFAULT_DEPLOY_LIMIT,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "query parameter `limit` must be an integer from 1 to {MAX_LIMIT}, not {text:?}"
-                    ))
-                })?,
-        };
+        let limit = params.limit()?;
         let filter = DeployFilter {
             service: params.non_empty("service")?,
             environment: params.non_empty("environment")?,
@@ -182,6 +188,24 @@ async fn issues(State(store): State<Store>, params: Params) -> Response {
             )?,
         };
         Ok::<_, ApiError>(store.issues(&filter).await?)
+    };
+    match result.await {
+        Ok(rows) => success(rows),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// Scale actions, newest tick first: the decision (scaler, from, to,
+/// query value, raw desired, limits and the limiting policy, a reason
+/// line) and what came of it.
+async fn scale_actions(State(store): State<Store>, params: Params) -> Response {
+    let result = async {
+        let params = Checked::new(params, &["scaler", "limit"])?;
+        let filter = ScaleActionFilter {
+            scaler: params.non_empty("scaler")?,
+            limit: params.limit()?,
+        };
+        Ok::<_, ApiError>(store.scale_actions(&filter).await?)
     };
     match result.await {
         Ok(rows) => success(rows),

@@ -2,9 +2,13 @@
 //! function from an event to the row changes it implies. Both stores apply
 //! the same changes, so the meaning lives here once.
 
-use crate::store::{ActionFailureRow, DeliveryKind, DeliveryRow};
+use crate::store::{
+    ActionFailureRow, DeliveryKind, DeliveryRow, ScaleRequestRow, ScaleResult, ScaleResultRow,
+};
 use chrono::{DateTime, Utc};
-use closeloop_core::events::{AlertEvent, AlertState, DeployRecorded};
+use closeloop_core::events::{
+    AlertEvent, AlertState, DeployRecorded, ScaleLimit, ScaleOutcome, ScaleRequested,
+};
 use closeloop_core::{Event, EventPayload};
 use uuid::Uuid;
 
@@ -32,6 +36,10 @@ pub enum Change {
     Issue(IssueChange),
     Delivered(DeliveryRow),
     ActionFailed(ActionFailureRow),
+    /// Upsert the decision columns of a scale action.
+    ScaleRequested(ScaleRequestRow),
+    /// Upsert the outcome columns of a scale action.
+    ScaleResult(ScaleResultRow),
 }
 
 /// Identity of one issue row.
@@ -154,25 +162,116 @@ pub fn changes(event: Event) -> Vec<Change> {
             attempts: Some(w.attempts),
             occurred_at: at,
         })],
-        EventPayload::ActionFailed(f) => vec![Change::ActionFailed(ActionFailureRow {
-            event_id,
-            request_id: f.request_id,
-            receiver: f.receiver,
-            integration: f.integration,
-            attempt: f.attempt,
-            error: f.error,
-            retryable: f.retryable,
-            gave_up: f.gave_up,
-            next_attempt_at: f.next_attempt_at,
-            occurred_at: at,
+        EventPayload::ActionFailed(f) => {
+            // A scale target's failure names the scaler as receiver and the
+            // target kind as integration (receivers' integrations are
+            // `webhook_configs[i]`, `redmine_configs[i]`).
+            let scale = SCALE_TARGET_KINDS
+                .contains(&f.integration.as_str())
+                .then(|| {
+                    Change::ScaleResult(ScaleResultRow {
+                        request_id: f.request_id,
+                        scaler: f.receiver.clone(),
+                        result: if f.gave_up {
+                            ScaleResult::Failed
+                        } else {
+                            ScaleResult::Retrying
+                        },
+                        observed_replicas: None,
+                        applied_replicas: None,
+                        error: Some(f.error.clone()),
+                        attempts: Some(f.attempt),
+                        at,
+                    })
+                });
+            let failure = Change::ActionFailed(ActionFailureRow {
+                event_id,
+                request_id: f.request_id,
+                receiver: f.receiver,
+                integration: f.integration,
+                attempt: f.attempt,
+                error: f.error,
+                retryable: f.retryable,
+                gave_up: f.gave_up,
+                next_attempt_at: f.next_attempt_at,
+                occurred_at: at,
+            });
+            std::iter::once(failure).chain(scale).collect()
+        }
+        EventPayload::ScaleRequested(r) => vec![Change::ScaleRequested(scale_request_row(r))],
+        EventPayload::ScaleApplied(a) => vec![Change::ScaleResult(ScaleResultRow {
+            request_id: a.request_id,
+            scaler: a.scaler,
+            result: match a.outcome {
+                ScaleOutcome::Applied => ScaleResult::Applied,
+                ScaleOutcome::Unchanged => ScaleResult::Unchanged,
+                ScaleOutcome::Drifted => ScaleResult::Drifted,
+            },
+            observed_replicas: Some(a.observed_replicas),
+            applied_replicas: Some(a.applied_replicas),
+            error: None,
+            attempts: Some(a.attempts),
+            at,
         })],
         EventPayload::SamplesReceived(_)
         | EventPayload::SamplesRecorded(_)
         | EventPayload::IssueRequested(_)
         | EventPayload::WebhookRequested(_) => Vec::new(),
-        // No scale-actions read model yet (issue 5 integration).
-        EventPayload::ScaleRequested(_) | EventPayload::ScaleApplied(_) => Vec::new(),
     }
+}
+
+/// The `integration` of an `ActionFailed` from a scale target.
+const SCALE_TARGET_KINDS: [&str; 3] = ["kubernetes", "webhook", "none"];
+
+fn snake_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn scale_request_row(r: ScaleRequested) -> ScaleRequestRow {
+    let reason = scale_reason(&r);
+    ScaleRequestRow {
+        request_id: r.request_id,
+        trigger: snake_name(&r.trigger),
+        from_replicas: r.from_replicas,
+        to_replicas: r.to_replicas,
+        query_value: r.query_value,
+        raw_desired: r.raw_desired,
+        stabilized: r.stabilized,
+        limited_by: r.limited_by.iter().map(snake_name).collect(),
+        limiting_policy: r.limiting_policy,
+        reason,
+        tick_at: r.tick_at,
+        scaler: r.scaler,
+    }
+}
+
+/// `metric: value 612.5, raw desired 13, limited by policy scale_up.policies[1] (Pods 4 per 15s)`.
+fn scale_reason(r: &ScaleRequested) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = r.query_value {
+        parts.push(format!("value {v}"));
+    }
+    if let Some(d) = r.raw_desired {
+        parts.push(format!("raw desired {d}"));
+    }
+    if let Some(cause) = &r.cause {
+        parts.push(format!("alert {}", cause.alertname));
+    }
+    let limits: Vec<String> = r
+        .limited_by
+        .iter()
+        .map(|l| match (l, &r.limiting_policy) {
+            (ScaleLimit::Policy, Some(p)) => format!("policy {p}"),
+            _ => snake_name(l),
+        })
+        .collect();
+    if !limits.is_empty() {
+        parts.push(format!("limited by {}", limits.join(", ")));
+    }
+    format!("{}: {}", snake_name(&r.trigger), parts.join(", "))
 }
 
 impl Change {

@@ -22,7 +22,13 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 /// The streams that have read models; samples are evaluated, not stored.
-pub const PROJECTED_TOPICS: [Topic; 3] = [Topic::Deploys, Topic::Alerts, Topic::Outcomes];
+/// Actions too, for the scale requests of the `scale_actions` read model.
+pub const PROJECTED_TOPICS: [Topic; 4] = [
+    Topic::Deploys,
+    Topic::Alerts,
+    Topic::Actions,
+    Topic::Outcomes,
+];
 
 /// Records per transaction: large enough to catch up fast after a
 /// restart, small enough to keep a transaction short.

@@ -221,6 +221,110 @@ pub struct ActionFailureRow {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// Which scale actions to return, newest tick first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaleActionFilter {
+    pub scaler: Option<String>,
+    pub limit: u32,
+}
+
+impl Default for ScaleActionFilter {
+    fn default() -> Self {
+        ScaleActionFilter {
+            scaler: None,
+            limit: DEFAULT_DEPLOY_LIMIT,
+        }
+    }
+}
+
+/// What became of a scale request, in rows and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleResult {
+    /// Decided; no outcome yet.
+    Requested,
+    Applied,
+    /// The target already had the count.
+    Unchanged,
+    /// Someone else changed the target; nothing was applied.
+    Drifted,
+    /// An attempt failed and another is due.
+    Retrying,
+    /// Given up.
+    Failed,
+}
+
+impl ScaleResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScaleResult::Requested => "requested",
+            ScaleResult::Applied => "applied",
+            ScaleResult::Unchanged => "unchanged",
+            ScaleResult::Drifted => "drifted",
+            ScaleResult::Retrying => "retrying",
+            ScaleResult::Failed => "failed",
+        }
+    }
+}
+
+/// The decision half of a scale action (from `ScaleRequested`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleRequestRow {
+    pub request_id: Uuid,
+    pub scaler: String,
+    /// `metric`, `alert`, `fallback`, `bounds`.
+    pub trigger: String,
+    pub from_replicas: u32,
+    pub to_replicas: u32,
+    pub query_value: Option<f64>,
+    pub raw_desired: Option<u32>,
+    pub stabilized: Option<u32>,
+    /// `tolerance`, `stabilization`, `policy`, ... in the order they applied.
+    pub limited_by: Vec<String>,
+    pub limiting_policy: Option<String>,
+    /// One line for people, e.g. `metric: value 612.5, raw desired 13`.
+    pub reason: String,
+    pub tick_at: DateTime<Utc>,
+}
+
+/// The outcome half of a scale action (from `ScaleApplied` or an
+/// `ActionFailed` of a scale target).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScaleResultRow {
+    pub request_id: Uuid,
+    pub scaler: String,
+    pub result: ScaleResult,
+    pub observed_replicas: Option<u32>,
+    pub applied_replicas: Option<u32>,
+    pub error: Option<String>,
+    pub attempts: Option<u32>,
+    pub at: DateTime<Utc>,
+}
+
+/// One scale action: the decision, why, and what came of it. Decision
+/// fields are `None` while only the outcome has been projected.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScaleActionRow {
+    pub request_id: Uuid,
+    pub scaler: String,
+    pub trigger: Option<String>,
+    pub from_replicas: Option<u32>,
+    pub to_replicas: Option<u32>,
+    pub query_value: Option<f64>,
+    pub raw_desired: Option<u32>,
+    pub stabilized: Option<u32>,
+    pub limited_by: Vec<String>,
+    pub limiting_policy: Option<String>,
+    pub reason: Option<String>,
+    pub tick_at: Option<DateTime<Utc>>,
+    pub result: ScaleResult,
+    pub observed_replicas: Option<u32>,
+    pub applied_replicas: Option<u32>,
+    pub error: Option<String>,
+    pub attempts: Option<u32>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// A read-model database. Implementations must apply a batch's changes and
 /// its checkpoint in one transaction, and skip changes at offsets the
 /// stored checkpoint is already past, so a replay is a no-op.
@@ -250,6 +354,11 @@ pub trait ReadStore: Send + Sync + 'static {
         &self,
         filter: &HistoryFilter,
     ) -> Result<Vec<ActionFailureRow>, StoreError>;
+
+    async fn scale_actions(
+        &self,
+        filter: &ScaleActionFilter,
+    ) -> Result<Vec<ScaleActionRow>, StoreError>;
 
     /// Number of alerts in each state, every state listed (zero included).
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError>;

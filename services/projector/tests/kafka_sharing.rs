@@ -207,6 +207,12 @@ impl ReadStore for TallyingStore {
     ) -> Result<Vec<ActionFailureRow>, StoreError> {
         self.inner.action_failures(filter).await
     }
+    async fn scale_actions(
+        &self,
+        filter: &closeloop_projector::store::ScaleActionFilter,
+    ) -> Result<Vec<closeloop_projector::store::ScaleActionRow>, StoreError> {
+        self.inner.scale_actions(filter).await
+    }
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError> {
         self.inner.alert_counts().await
     }

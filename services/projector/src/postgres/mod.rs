@@ -4,6 +4,7 @@
 
 mod codec;
 mod read;
+mod scale;
 mod write;
 
 pub use codec::NUL_REPLACEMENT;
@@ -12,7 +13,7 @@ use crate::error::StoreError;
 use crate::open::redacted;
 use crate::store::{
     ActionFailureRow, AlertFilter, AlertRow, Applied, Batch, Checkpoint, DeliveryRow, DeployFilter,
-    DeployRow, HistoryFilter, IssueFilter, IssueRow, ReadStore,
+    DeployRow, HistoryFilter, IssueFilter, IssueRow, ReadStore, ScaleActionFilter, ScaleActionRow,
 };
 use async_trait::async_trait;
 use closeloop_core::events::AlertState;
@@ -149,6 +150,13 @@ impl ReadStore for PostgresStore {
         filter: &HistoryFilter,
     ) -> Result<Vec<ActionFailureRow>, StoreError> {
         read::action_failures(&self.pool, filter).await
+    }
+
+    async fn scale_actions(
+        &self,
+        filter: &ScaleActionFilter,
+    ) -> Result<Vec<ScaleActionRow>, StoreError> {
+        scale::scale_actions(&self.pool, filter).await
     }
 
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError> {

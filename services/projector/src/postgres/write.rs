@@ -118,6 +118,8 @@ async fn apply_change(tx: &mut Tx, change: &Change) -> Result<(), StoreError> {
         Change::Issue(issue) => upsert_issue(tx, issue).await,
         Change::Delivered(row) => insert_delivery(tx, row).await,
         Change::ActionFailed(row) => insert_failure(tx, row).await,
+        Change::ScaleRequested(row) => super::scale::upsert_request(tx, row).await,
+        Change::ScaleResult(row) => super::scale::upsert_result(tx, row).await,
     }
 }
 

@@ -3,12 +3,13 @@
 
 mod codec;
 mod read;
+mod scale;
 mod write;
 
 use crate::error::StoreError;
 use crate::store::{
     ActionFailureRow, AlertFilter, AlertRow, Applied, Batch, Checkpoint, DeliveryRow, DeployFilter,
-    DeployRow, HistoryFilter, IssueFilter, IssueRow, ReadStore,
+    DeployRow, HistoryFilter, IssueFilter, IssueRow, ReadStore, ScaleActionFilter, ScaleActionRow,
 };
 use async_trait::async_trait;
 use closeloop_core::events::AlertState;
@@ -116,6 +117,13 @@ impl ReadStore for SqliteStore {
         filter: &HistoryFilter,
     ) -> Result<Vec<ActionFailureRow>, StoreError> {
         read::action_failures(&self.reader, filter).await
+    }
+
+    async fn scale_actions(
+        &self,
+        filter: &ScaleActionFilter,
+    ) -> Result<Vec<ScaleActionRow>, StoreError> {
+        scale::scale_actions(&self.reader, filter).await
     }
 
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError> {

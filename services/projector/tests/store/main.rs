@@ -13,6 +13,7 @@ mod common;
 mod backends;
 mod checkpoints;
 mod rows;
+mod scale;
 mod values;
 
 use closeloop_projector::store::{AlertFilter, AlertRow};
@@ -68,6 +69,8 @@ read_store_suite!(
     values::event_times_keep_at_least_microseconds,
     values::rows_at_the_same_instant_are_listed_in_the_same_order_on_both_backends,
     values::open_store_reaches_the_same_database_from_its_url,
+    scale::a_scale_request_and_its_outcome_make_one_row_in_either_order,
+    scale::scale_actions_filter_by_scaler_and_show_given_up_requests,
 );
 
 /// What only one backend does.
