@@ -61,6 +61,7 @@ pub async fn run(
     config.validate()?;
     let plan = Arc::new(Plan::new(&config, http)?);
     metrics::register();
+    metrics::register_scalers(config.scalers.iter().map(|s| s.name.as_str()));
     let consumer = |topics: Topics| Actuator {
         log: Arc::clone(&log),
         topics,
