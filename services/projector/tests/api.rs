@@ -207,3 +207,58 @@ async fn an_empty_store_answers_empty_lists() {
         assert_eq!(body, json!({"status": "success", "data": []}));
     }
 }
+
+#[tokio::test]
+async fn scale_actions_show_the_decision_and_its_result_per_scaler() {
+    use closeloop_core::events::{ScaleRequested, ScaleTrigger};
+    use closeloop_core::{Event, EventPayload};
+    let (_dir, store) = temp_store().await;
+    let tick = at("2024-05-02T10:00:00Z");
+    let request = ScaleRequested {
+        scaler: "workers".into(),
+        request_id: uuid::Uuid::now_v7(),
+        trigger: ScaleTrigger::Metric,
+        from_replicas: 2,
+        to_replicas: 4,
+        query_value: Some(35.0),
+        raw_desired: Some(4),
+        stabilized: Some(4),
+        limited_by: Vec::new(),
+        limiting_policy: None,
+        cause: None,
+        tick_at: tick,
+    };
+    let event = Event::new(
+        EventPayload::ScaleRequested(request.clone()),
+        "evaluator",
+        "workers".into(),
+        tick,
+        tick,
+    );
+    store
+        .apply(&batch("closeloop.actions", 0, vec![event]))
+        .await
+        .expect("actions");
+    let router = query_router(store.clone() as Arc<dyn ReadStore>);
+
+    let (status, body) = get(&router, "/api/v1/scale-actions?scaler=workers").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let row = &body["data"][0];
+    assert_eq!(row["request_id"], request.request_id.to_string());
+    assert_eq!(
+        (row["from_replicas"].clone(), row["to_replicas"].clone()),
+        (json!(2), json!(4))
+    );
+    assert_eq!(row["query_value"], 35.0);
+    assert_eq!(row["result"], "requested");
+    assert_eq!(row["reason"], "metric: value 35, raw desired 4");
+
+    let (status, body) = get(&router, "/api/v1/scale-actions?scaler=other").await;
+    assert_eq!((status, body["data"].clone()), (StatusCode::OK, json!([])));
+    let (status, body) = get(&router, "/api/v1/scale-actions?scalr=workers").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap_or_default().contains("scalr"),
+        "{body}"
+    );
+}

@@ -320,3 +320,93 @@ impl ScalerRuntime {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use closeloop_core::events::{ScaleApplied, ScaleOutcome};
+
+    fn runtime() -> ScalerRuntime {
+        let config: ScalerConfig = serde_yaml::from_str(
+            r#"
+name: w
+target: {webhook: {url: "http://127.0.0.1:9/"}}
+query: q
+target_per_replica: 10
+min_replicas: 1
+max_replicas: 10
+behavior: {scale_up: {policies: [{type: Pods, value: 10, period: 1s}]}}
+"#,
+        )
+        .unwrap();
+        ScalerRuntime::new(config, 1_000)
+    }
+
+    fn applied(
+        request: &closeloop_core::events::ScaleRequested,
+        outcome: ScaleOutcome,
+        observed: u32,
+    ) -> EventPayload {
+        EventPayload::ScaleApplied(ScaleApplied {
+            scaler: "w".into(),
+            request_id: request.request_id,
+            target: "webhook".into(),
+            outcome,
+            observed_replicas: observed,
+            applied_replicas: if outcome == ScaleOutcome::Applied {
+                request.to_replicas
+            } else {
+                observed
+            },
+            status_replicas: None,
+            answer: "HTTP 200".into(),
+            attempts: 1,
+        })
+    }
+
+    fn request_of(events: &[EventPayload]) -> closeloop_core::events::ScaleRequested {
+        events
+            .iter()
+            .find_map(|e| match e {
+                EventPayload::ScaleRequested(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a request")
+    }
+
+    #[test]
+    fn an_older_outcome_folded_again_does_not_undo_a_newer_change() {
+        let mut rt = runtime();
+        let labels = LabelSet::new();
+        let first = request_of(&rt.tick(1_000, Some(30.0), false, &labels));
+        let second = request_of(&rt.tick(2_000, Some(60.0), false, &labels));
+        assert_eq!((first.to_replicas, second.to_replicas), (3, 6));
+        // A restore re-reads every outcome: the first request's outcome
+        // comes after the second change and must not set 3 replicas.
+        rt.apply_outcome(&applied(&first, ScaleOutcome::Applied, 1));
+        rt.apply_outcome(&applied(&second, ScaleOutcome::Applied, 3));
+        rt.apply_outcome(&applied(&first, ScaleOutcome::Applied, 1));
+        assert_eq!(rt.state.known_replicas(), Some(6));
+    }
+
+    #[test]
+    fn a_drifted_target_is_worked_from_and_an_outcome_waits_for_its_tick() {
+        let mut rt = runtime();
+        let labels = LabelSet::new();
+        let request = request_of(&rt.tick(1_000, Some(30.0), false, &labels));
+        // Someone set 5 replicas by hand: the request was not applied.
+        let drifted = applied(&request, ScaleOutcome::Drifted, 5);
+        rt.apply_outcome(&drifted);
+        assert_eq!(rt.state.known_replicas(), Some(5));
+
+        // After a restore from a snapshot taken before that tick, the same
+        // outcome waits until the tick is evaluated again.
+        let mut restored = runtime();
+        restored.restore(None, Some(0));
+        restored.apply_outcome(&drifted);
+        assert_eq!(restored.state.known_replicas(), None);
+        let again = request_of(&restored.tick(1_000, Some(30.0), false, &labels));
+        assert_eq!(again, request, "the re-evaluated tick asks the same");
+        assert_eq!(restored.state.known_replicas(), Some(5));
+    }
+}
