@@ -8,7 +8,9 @@ use axum::http::{Request, StatusCode};
 use bytes::Bytes;
 use closeloop_core::{Event, EventPayload};
 use closeloop_ingest::{router, IngestLimits, IngestState};
-use closeloop_log::{CommittedPosition, EventLog, LogError, NewRecord, Offset, StoredRecord};
+use closeloop_log::{
+    CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset, StoredRecord,
+};
 use http_body_util::BodyExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,6 +64,9 @@ impl EventLog for RecordingLog {
         _: u32,
     ) -> Result<Option<CommittedPosition>, LogError> {
         Ok(None)
+    }
+    async fn join(&self, _: &str, _: &str) -> Result<Membership, LogError> {
+        Ok(Membership::fixed([0]))
     }
 }
 
