@@ -16,7 +16,8 @@
 # ROUNDS rounds of ROUND_SECONDS: per group, the mean evaluation time in
 # Prometheus (prometheus_rule_group_last_duration_seconds, each evaluation
 # once) and closeloop (closeloop_rule_group_evaluation_duration_seconds
-# sum/count over the round), and the ratio; then resident memory of the
+# sum/count over the round), and the ratio; each side's whole-process CPU
+# seconds per 15 s as a cross-check; then resident memory of the
 # small and big processes, whose difference over the series difference is
 # the memory per active series (fixed costs cancel out).
 #
@@ -55,7 +56,8 @@ done
 work=$(mktemp -d /tmp/closeloop-rules-bench.XXXXXX)
 pids=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # Newest first: each Prometheus stops before the closeloop it writes to.
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
@@ -97,7 +99,7 @@ EOF
   eval "cl_pid_$name=$!"
   until curl -sf -o /dev/null "http://127.0.0.1:$cp/-/ready"; do sleep 0.2; done
   prometheus --config.file="$d/prometheus.yml" --storage.tsdb.path="$d/prom" \
-    --web.listen-address=127.0.0.1:$pp >"$d/prometheus.log" 2>&1 &
+    --web.listen-address=127.0.0.1:$pp --storage.remote.flush-deadline=5s >"$d/prometheus.log" 2>&1 &
   pids+=($!)
   eval "prom_pid_$name=$!"
   until curl -sf -o /dev/null "http://127.0.0.1:$pp/-/ready"; do sleep 0.2; done
