@@ -20,7 +20,7 @@ use closeloop_core::events::DeployRecorded;
 use closeloop_core::events::{AlertEvent, ScaleCause};
 use closeloop_core::remote_write::RemoteWriteError;
 use closeloop_core::remote_write_walk::walk;
-use closeloop_core::{fingerprint_sorted, EventPayload, LabelSet};
+use closeloop_core::{EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, EvalOptions, Labels, Storage, Value};
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -98,8 +98,6 @@ pub struct Evaluator {
     retention_ms: i64,
     deploy_series_tick: Option<i64>,
     options: EvalOptions,
-    /// Label sets of recently seen series by fingerprint.
-    label_cache: HashMap<u64, Labels>,
     /// Newest sample time of each series rule groups wrote, so reading
     /// that output back from the log (the evaluator's own, after a restart,
     /// or a re-evaluated tick's duplicate) adds nothing.
@@ -152,7 +150,6 @@ impl Evaluator {
             deploys: DeployTracker::default(),
             deploy_series_tick: None,
             options,
-            label_cache: HashMap::new(),
             recorded_newest: HashMap::new(),
             scalers: Vec::new(),
             scaler_queries: Vec::new(),
@@ -270,26 +267,16 @@ impl Evaluator {
         self.retention_ms
     }
 
-    /// Appends every sample of a decompressed remote-write body, reusing
-    /// the label sets of series already seen instead of rebuilding them.
+    /// Appends every sample of a decompressed remote-write body; a series
+    /// already in the window is found from the wire's label pairs without
+    /// building its label set.
     pub fn append_remote_write(&mut self, raw: &[u8]) -> Result<(), RemoteWriteError> {
-        let (storage, cache) = (&mut self.storage, &mut self.label_cache);
-        if cache.len() > 2 * storage.series_count() + 1024 {
-            cache.clear();
-        }
+        let storage = &mut self.storage;
         walk(raw, |_, series| {
-            let hash = fingerprint_sorted(series.labels.iter().copied()).0;
-            let labels = match cache.get(&hash) {
-                Some(labels) if labels.iter().eq(series.labels.iter().copied()) => labels.clone(),
-                _ => {
-                    let labels = Labels::from_pairs(series.labels.iter().copied());
-                    cache.insert(hash, labels.clone());
-                    labels
-                }
-            };
-            for sample in series.samples {
-                storage.append(&labels, sample.timestamp, sample.value);
-            }
+            storage.append_pairs(
+                series.labels,
+                series.samples.iter().map(|s| (s.timestamp, s.value)),
+            );
             Ok(())
         })?;
         Ok(())

@@ -11,7 +11,12 @@ pub(crate) type FastSet<K> = HashSet<K, Xxh3Builder>;
 /// A hasher with a random seed: label sets come from outside, so a fixed
 /// seed would let a sender craft colliding series.
 pub(crate) fn hasher() -> Xxh3Builder {
-    Xxh3Builder::new().with_seed(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    Xxh3Builder::new().with_seed(random_seed())
+}
+
+/// A seed that differs per call and per process.
+pub(crate) fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0u64)
 }
 
 pub(crate) fn fast_map<K, V>() -> FastMap<K, V> {

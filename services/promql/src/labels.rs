@@ -11,13 +11,16 @@ pub const METRIC_NAME: &str = "__name__";
 /// Shared behind an `Arc` because the same set travels from storage through
 /// every intermediate vector of an evaluation; cloning must not copy strings.
 /// All pairs live in one allocation (a small offset table, then the text) to
-/// keep a stored series well under a kilobyte. Empty values are never
+/// keep a stored series well under a kilobyte; offsets take two bytes each
+/// unless the text is longer than 64 KiB. Empty values are never
 /// stored: in Prometheus an empty value means "absent".
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Labels(Arc<[u8]>);
 
-/// Bytes before the offset table: the pair count.
+/// Bytes before the offset table: the pair count, with [`WIDE`] set when
+/// offsets take four bytes instead of two.
 const HEADER: usize = 4;
+const WIDE: u32 = 1 << 31;
 
 impl Default for Labels {
     fn default() -> Self {
@@ -59,14 +62,21 @@ impl Labels {
     /// Packs pairs that are already sorted, unique and non-empty.
     fn encode(pairs: &[(&str, &str)]) -> Self {
         let text: usize = pairs.iter().map(|(n, v)| n.len() + v.len()).sum();
-        let mut buf = Vec::with_capacity(HEADER + 8 * pairs.len() + text);
-        buf.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+        let wide = text > usize::from(u16::MAX);
+        let width = if wide { 4 } else { 2 };
+        let mut buf = Vec::with_capacity(HEADER + 2 * width * pairs.len() + text);
+        let count = pairs.len() as u32 | if wide { WIDE } else { 0 };
+        buf.extend_from_slice(&count.to_le_bytes());
         let mut end = 0usize;
+        let put = |buf: &mut Vec<u8>, end: usize| match wide {
+            true => buf.extend_from_slice(&(end as u32).to_le_bytes()),
+            false => buf.extend_from_slice(&(end as u16).to_le_bytes()),
+        };
         for (n, v) in pairs {
             end += n.len();
-            buf.extend_from_slice(&(end as u32).to_le_bytes());
+            put(&mut buf, end);
             end += v.len();
-            buf.extend_from_slice(&(end as u32).to_le_bytes());
+            put(&mut buf, end);
         }
         for (n, v) in pairs {
             buf.extend_from_slice(n.as_bytes());
@@ -75,17 +85,35 @@ impl Labels {
         Labels(Arc::from(buf))
     }
 
-    fn offset(&self, i: usize) -> usize {
-        let at = HEADER + 4 * i;
-        match self.0.get(at..at + 4) {
-            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
+    fn header(&self) -> u32 {
+        match self.0.get(..HEADER) {
+            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
             None => 0,
+        }
+    }
+
+    /// Bytes per offset.
+    fn width(&self) -> usize {
+        if self.header() & WIDE != 0 {
+            4
+        } else {
+            2
+        }
+    }
+
+    fn offset(&self, i: usize) -> usize {
+        let width = self.width();
+        let at = HEADER + width * i;
+        match self.0.get(at..at + width) {
+            Some(&[a, b]) => u16::from_le_bytes([a, b]) as usize,
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as usize,
+            _ => 0,
         }
     }
 
     /// Bytes of the i-th string (names at even, values at odd positions).
     fn bytes_at(&self, i: usize) -> &[u8] {
-        let base = HEADER + 8 * self.len();
+        let base = HEADER + 2 * self.width() * self.len();
         let start = if i == 0 { 0 } else { self.offset(i - 1) };
         self.0
             .get(base + start..base + self.offset(i))
@@ -132,10 +160,7 @@ impl Labels {
     }
 
     pub fn len(&self) -> usize {
-        match self.0.get(..HEADER) {
-            Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize,
-            None => 0,
-        }
+        (self.header() & !WIDE) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -270,6 +295,18 @@ mod tests {
     fn setting_an_empty_value_removes_the_label() {
         let l = Labels::from_pairs([("a", "1"), ("b", "2")]).with("a", "");
         assert_eq!(l.to_string(), r#"{b="2"}"#);
+    }
+
+    #[test]
+    fn label_text_over_64_kib_round_trips() {
+        let long = "x".repeat(70_000);
+        let l = Labels::from_pairs([("a", "1"), ("b", long.as_str()), ("c", "3")]);
+        assert_eq!(l.get("b"), Some(long.as_str()));
+        assert_eq!(l.get("c"), Some("3"));
+        assert_eq!(l.len(), 3);
+        let short = Labels::from_pairs([("a", "1"), ("c", "3")]);
+        assert_eq!(short.get("c"), Some("3"));
+        assert!(l < short);
     }
 
     #[test]

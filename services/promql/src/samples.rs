@@ -6,6 +6,10 @@
 //! eight. Values stay uncompressed: they are read on every evaluation and
 //! change on every scrape in the data that matters.
 
+/// Free slots left after a truncation: room for the samples that arrive
+/// before the next one (one scrape per evaluation is the usual pace).
+const PUSH_HEADROOM: usize = 2;
+
 /// Samples in ascending time order, each timestamp unique.
 #[derive(Debug, Default)]
 pub(crate) struct Samples {
@@ -94,8 +98,29 @@ impl Samples {
     }
 
     /// Drops the samples before `t`; returns how many.
+    ///
+    /// The kept samples move into allocations sized to fit (plus room for
+    /// the next pushes): a window slides forever, and a vector that grew
+    /// once would otherwise keep its slack for the life of the series.
     pub fn drop_before(&mut self, t: i64) -> usize {
-        let cut = self.times().take_while(|ts| *ts < t).count();
+        let mut times = self.times();
+        let mut cut = 0;
+        // Byte offset of the first kept entry, and that sample's time and
+        // the delta that led to it.
+        let (mut at, mut first_t, mut first_delta) = (0, 0, 0);
+        loop {
+            let before = times.bytes.len();
+            match times.next() {
+                Some(ts) if ts < t => cut += 1,
+                Some(ts) => {
+                    at = self.times.len() - before;
+                    first_t = ts;
+                    first_delta = times.delta;
+                    break;
+                }
+                None => break,
+            }
+        }
         if cut == 0 {
             return 0;
         }
@@ -103,8 +128,25 @@ impl Samples {
             *self = Samples::default();
             return cut;
         }
-        let kept: Vec<(i64, f64)> = self.iter().skip(cut).collect();
-        self.rebuild(&kept);
+        let kept = self.len() - cut;
+        let headroom = PUSH_HEADROOM.max(kept / 16);
+        let mut values = Vec::with_capacity(kept + headroom);
+        values.extend_from_slice(&self.values[cut..]);
+        let mut bytes = Vec::with_capacity(self.times.len() - at + headroom + 16);
+        // The first kept entry becomes an absolute time; the second one's
+        // delta-of-delta changes with it; the rest are copied as they are.
+        write_varint(&mut bytes, zigzag(first_t));
+        let (_, rest) = read_varint(&self.times[at..]).unwrap_or((0, &[]));
+        if let Some((dod, tail)) = read_varint(rest) {
+            let delta = first_delta.wrapping_add(unzigzag(dod));
+            write_varint(&mut bytes, zigzag(delta.wrapping_sub(first_t)));
+            bytes.extend_from_slice(tail);
+        }
+        self.times = bytes;
+        self.values = values;
+        if kept == 1 {
+            self.last_delta = first_t;
+        }
         cut
     }
 
@@ -122,11 +164,6 @@ impl Samples {
         }
         self.last_t = prev_t;
         self.last_delta = prev_delta;
-        // A window slides forever; give back what it no longer needs.
-        if self.values.capacity() > 2 * self.values.len() + 8 {
-            self.values.shrink_to_fit();
-            self.times.shrink_to_fit();
-        }
     }
 
     /// Heap bytes held.
@@ -251,5 +288,53 @@ mod tests {
         assert!(s.is_empty());
         s.push(-7, 1.0);
         assert_eq!(collect(&s), vec![(-7, 1.0)]);
+    }
+
+    #[test]
+    fn truncation_at_every_point_keeps_the_rest_and_later_pushes() {
+        let times = [
+            i64::MIN + 3,
+            -40,
+            0,
+            7,
+            15_000,
+            30_003,
+            44_990,
+            1_700_000_000_000,
+            i64::MAX - 9,
+        ];
+        for cut in 0..=times.len() {
+            let mut s = Samples::default();
+            for (i, t) in times.iter().enumerate() {
+                s.push(*t, i as f64);
+            }
+            let bound = times.get(cut).copied().unwrap_or(i64::MAX);
+            assert_eq!(s.drop_before(bound), cut, "cut at {cut}");
+            let expected: Vec<(i64, f64)> = times
+                .iter()
+                .enumerate()
+                .skip(cut)
+                .map(|(i, t)| (*t, i as f64))
+                .collect();
+            assert_eq!(collect(&s), expected, "cut at {cut}");
+            s.push(i64::MAX, -1.0);
+            assert_eq!(s.iter().last(), Some((i64::MAX, -1.0)), "cut at {cut}");
+            assert_eq!(s.len(), times.len() - cut + 1);
+        }
+    }
+
+    #[test]
+    fn a_sliding_window_does_not_keep_growth_slack() {
+        let mut s = Samples::default();
+        for i in 0..10_000i64 {
+            s.push(i * 15_000, i as f64);
+            s.drop_before((i - 39) * 15_000);
+        }
+        assert_eq!(s.len(), 40);
+        assert!(
+            s.values.capacity() <= 40 + PUSH_HEADROOM,
+            "{}",
+            s.values.capacity()
+        );
     }
 }

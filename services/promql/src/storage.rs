@@ -1,8 +1,9 @@
 //! The in-memory window of float series that queries read.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
-use crate::hashing::FastMap;
+use crate::hashing::{self, FastMap};
 
 use promql_parser::label::{MatchOp, Matcher};
 
@@ -56,17 +57,64 @@ impl StoredSeries {
     }
 }
 
+/// Passes a [`Storage`] key through: it is already a seeded hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; fold anything else in all the same.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// Series in memory, with an index by metric name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Storage {
     series: Vec<StoredSeries>,
-    by_labels: FastMap<Labels, SeriesId>,
+    /// Series by the seeded hash of their label pairs ([`Storage::key`]):
+    /// 16 bytes an entry instead of a label set's 24, and a series already
+    /// stored is found from the wire's pairs without building its labels.
+    by_key: HashMap<u64, SeriesId, BuildHasherDefault<KeyHasher>>,
+    /// Series whose key another label set held first (a collision, so
+    /// almost always empty); always checked by full label comparison.
+    collided: FastMap<Labels, SeriesId>,
+    seed: u64,
+    /// Reused buffer for hashing label pairs.
+    scratch: Vec<u8>,
     /// Series ids per metric name, kept sorted by labels so selections come
     /// out in Prometheus' order (which topk ties and limitk depend on).
     by_name: HashMap<Box<str>, Vec<SeriesId>>,
     /// Series without a metric name (rare; only reachable by label matchers).
     nameless: Vec<SeriesId>,
     samples: usize,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            series: Vec::new(),
+            by_key: HashMap::default(),
+            collided: hashing::fast_map(),
+            // Label sets come from outside: a per-storage seed keeps a sender
+            // from crafting keys that collide (which would only slow lookups).
+            seed: hashing::random_seed(),
+            scratch: Vec::new(),
+            by_name: HashMap::new(),
+            nameless: Vec::new(),
+            samples: 0,
+        }
+    }
 }
 
 impl Storage {
@@ -77,18 +125,97 @@ impl Storage {
     /// Adds a sample. Out-of-order samples are inserted in place; a sample
     /// at an existing timestamp replaces the old one.
     pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) {
-        let id = match self.by_labels.get(labels) {
-            Some(id) => *id,
-            None => self.insert_series(labels.clone()),
+        let key = self.key(labels.raw_iter());
+        let id = match self.find(key, labels.raw_iter(), || labels.clone()) {
+            Some(id) => id,
+            None => self.insert_series(key, labels.clone()),
         };
+        self.push_sample(id, t_ms, v);
+    }
+
+    /// Adds samples of a series given as label pairs in wire order, building
+    /// its label set only when the series is new. Pairs that are not sorted
+    /// by name, repeat a name or hold an empty value are normalised as
+    /// [`Labels::from_pairs`] does.
+    pub fn append_pairs(
+        &mut self,
+        pairs: &[(&str, &str)],
+        samples: impl IntoIterator<Item = (i64, f64)>,
+    ) {
+        let canonical =
+            pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
+        let id = if canonical {
+            let raw = || pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+            let key = self.key(raw());
+            match self.find(key, raw(), || Labels::from_pairs(pairs.iter().copied())) {
+                Some(id) => id,
+                None => self.insert_series(key, Labels::from_pairs(pairs.iter().copied())),
+            }
+        } else {
+            let labels = Labels::from_pairs(pairs.iter().copied());
+            let key = self.key(labels.raw_iter());
+            match self.find(key, labels.raw_iter(), || labels.clone()) {
+                Some(id) => id,
+                None => self.insert_series(key, labels),
+            }
+        };
+        for (t_ms, v) in samples {
+            self.push_sample(id, t_ms, v);
+        }
+    }
+
+    fn push_sample(&mut self, id: SeriesId, t_ms: i64, v: f64) {
         if self.series[id as usize].samples.insert(t_ms, v) {
             self.samples += 1;
         }
     }
 
-    fn insert_series(&mut self, labels: Labels) -> SeriesId {
+    /// The seeded hash of label pairs in name order.
+    fn key<'a>(&mut self, pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> u64 {
+        self.scratch.clear();
+        for (n, v) in pairs {
+            self.scratch.extend_from_slice(n);
+            self.scratch.push(0xff);
+            self.scratch.extend_from_slice(v);
+            self.scratch.push(0xff);
+        }
+        xxhash_rust::xxh3::xxh3_64_with_seed(&self.scratch, self.seed)
+    }
+
+    /// The stored series with these pairs (sorted, unique, non-empty);
+    /// `labels` builds them for the rare look into the collision map.
+    fn find<'a>(
+        &self,
+        key: u64,
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        labels: impl FnOnce() -> Labels,
+    ) -> Option<SeriesId> {
+        let id = *self.by_key.get(&key)?;
+        let mut stored = self.series[id as usize].labels.raw_iter();
+        let same = pairs
+            .into_iter()
+            .all(|(n, v)| stored.next().is_some_and(|(sn, sv)| sn == n && sv == v))
+            && stored.next().is_none();
+        if same {
+            return Some(id);
+        }
+        self.collided.get(&labels()).copied()
+    }
+
+    fn index_key(&mut self, key: u64, labels: &Labels, id: SeriesId) {
+        match self.by_key.entry(key) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(labels.clone(), id);
+            }
+        }
+    }
+
+    fn insert_series(&mut self, key: u64, labels: Labels) -> SeriesId {
         let id = self.series.len() as SeriesId;
-        self.by_labels.insert(labels.clone(), id);
+        self.index_key(key, &labels, id);
         let list = match labels.metric_name() {
             Some(name) => self.by_name.entry(Box::from(name)).or_default(),
             None => &mut self.nameless,
@@ -120,12 +247,18 @@ impl Storage {
     }
 
     fn rebuild_index(&mut self) {
-        self.by_labels.clear();
+        self.by_key.clear();
+        self.collided.clear();
         self.by_name.clear();
         self.nameless.clear();
+        for i in 0..self.series.len() {
+            let id = i as SeriesId;
+            let labels = self.series[i].labels.clone();
+            let key = self.key(labels.raw_iter());
+            self.index_key(key, &labels, id);
+        }
         for (i, s) in self.series.iter().enumerate() {
             let id = i as SeriesId;
-            self.by_labels.insert(s.labels.clone(), id);
             match s.labels.metric_name() {
                 Some(name) => self.by_name.entry(Box::from(name)).or_default().push(id),
                 None => self.nameless.push(id),
@@ -163,8 +296,8 @@ impl Storage {
                 s.labels.heap_bytes()
                     + s.samples.heap_bytes()
                     + std::mem::size_of::<StoredSeries>()
-                    // by_labels entry and the by_name id.
-                    + std::mem::size_of::<(Labels, SeriesId)>()
+                    // by_key entry and the by_name id.
+                    + std::mem::size_of::<(u64, SeriesId)>()
                     + std::mem::size_of::<SeriesId>()
             })
             .sum();
@@ -278,5 +411,35 @@ mod tests {
         let mut window = Vec::new();
         series.window_into(0, 30, &mut window);
         assert_eq!(window, vec![(10, 1.0)]);
+    }
+
+    #[test]
+    fn wire_pairs_find_the_series_their_label_set_stored() {
+        let mut s = Storage::new();
+        let l = labels("m");
+        s.append(&l, 10, 1.0);
+        s.append_pairs(&[("__name__", "m"), ("job", "a")], [(20, 2.0)]);
+        // Unsorted, with an empty value and a repeated name: normalised.
+        s.append_pairs(
+            &[("job", "b"), ("x", ""), ("__name__", "m"), ("job", "a")],
+            [(30, 3.0)],
+        );
+        assert_eq!(s.series_count(), 1);
+        assert_eq!(s.series(0).all(), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        s.append_pairs(&[("__name__", "m"), ("job", "c")], [(10, 1.0)]);
+        assert_eq!(s.series_count(), 2);
+    }
+
+    #[test]
+    fn label_sets_whose_keys_collide_stay_apart() {
+        let mut s = Storage::new();
+        let (a, b) = (labels("a"), labels("b"));
+        let id_a = s.insert_series(7, a.clone());
+        let id_b = s.insert_series(7, b.clone());
+        assert_ne!(id_a, id_b);
+        assert_eq!(s.find(7, a.raw_iter(), || a.clone()), Some(id_a));
+        assert_eq!(s.find(7, b.raw_iter(), || b.clone()), Some(id_b));
+        let c = labels("c");
+        assert_eq!(s.find(7, c.raw_iter(), || c.clone()), None);
     }
 }
