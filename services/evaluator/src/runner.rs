@@ -319,25 +319,16 @@ impl Runner {
 
     async fn read_deploys(&mut self) -> Result<(), RunnerError> {
         let topic = Topic::Deploys.name(&self.prefix);
-        for (partition, next) in &mut self.deploys {
-            loop {
-                let records = self
-                    .log
-                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else { break };
-                *next = last.offset + 1;
-                for record in &records {
-                    if let Some(event) = decode(record) {
-                        if let EventPayload::DeployRecorded(deploy) = &event.payload {
-                            let at = event.envelope.occurred_at.timestamp_millis();
-                            self.evaluator.record_deploy(event.envelope.id, deploy, at);
-                        }
-                    }
+        let evaluator = &mut self.evaluator;
+        for_each_new(&*self.log, &topic, &mut self.deploys, |record| {
+            if let Some(event) = decode(record) {
+                if let EventPayload::DeployRecorded(deploy) = &event.payload {
+                    let at = event.envelope.occurred_at.timestamp_millis();
+                    evaluator.record_deploy(event.envelope.id, deploy, at);
                 }
             }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// Writes each group tick's output into the samples stream as one
@@ -584,40 +575,29 @@ impl Runner {
     async fn read_alerts(&mut self) -> Result<(), RunnerError> {
         let topic = Topic::Alerts.name(&self.prefix);
         let owned_scalers = self.owned_scaler_keys();
-        for (partition, next) in &mut self.alerts {
-            loop {
-                let records = self
-                    .log
-                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else { break };
-                *next = last.offset + 1;
-                for record in &records {
-                    let Some(event) = decode(record) else {
-                        continue;
-                    };
-                    let group = match &event.payload {
-                        EventPayload::AlertPending(e)
-                        | EventPayload::AlertFiring(e)
-                        | EventPayload::AlertResolved(e) => &e.rule_group,
-                        _ => continue,
-                    };
-                    if let EventPayload::AlertFiring(alert) = &event.payload {
-                        let at = event.envelope.occurred_at.timestamp_millis();
-                        let scalers = &owned_scalers;
-                        self.evaluator
-                            .observe_alert(event.envelope.id, alert, at, true, |key| {
-                                scalers.contains(key)
-                            });
-                    }
-                    // This process's own decisions are already its state.
-                    if !self.evaluator.owns_group_named(group) {
-                        self.evaluator.restore_alert(&event.payload);
-                    }
-                }
+        let evaluator = &mut self.evaluator;
+        for_each_new(&*self.log, &topic, &mut self.alerts, |record| {
+            let Some(event) = decode(record) else {
+                return;
+            };
+            let group = match &event.payload {
+                EventPayload::AlertPending(e)
+                | EventPayload::AlertFiring(e)
+                | EventPayload::AlertResolved(e) => &e.rule_group,
+                _ => return,
+            };
+            if let EventPayload::AlertFiring(alert) = &event.payload {
+                let at = event.envelope.occurred_at.timestamp_millis();
+                evaluator.observe_alert(event.envelope.id, alert, at, true, |key| {
+                    owned_scalers.contains(key)
+                });
             }
-        }
-        Ok(())
+            // This process's own decisions are already its state.
+            if !evaluator.owns_group_named(group) {
+                evaluator.restore_alert(&event.payload);
+            }
+        })
+        .await
     }
 }
 
@@ -638,23 +618,13 @@ impl Runner {
         }
         let owned = self.owned_scaler_keys();
         let topic = Topic::Outcomes.name(&self.prefix);
-        for (partition, next) in &mut self.outcomes {
-            loop {
-                let records = self
-                    .log
-                    .read(&topic, *partition, *next, BATCH, Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else { break };
-                *next = last.offset + 1;
-                for record in &records {
-                    if let Some(event) = decode_scale_outcome(record) {
-                        self.evaluator
-                            .apply_scaler_outcome(&event.payload, |key| owned.contains(key));
-                    }
-                }
+        let evaluator = &mut self.evaluator;
+        for_each_new(&*self.log, &topic, &mut self.outcomes, |record| {
+            if let Some(event) = decode_scale_outcome(record) {
+                evaluator.apply_scaler_outcome(&event.payload, |key| owned.contains(key));
             }
-        }
-        Ok(())
+        })
+        .await
     }
 
     /// Brings scalers just restored from their snapshot up to date from
@@ -692,6 +662,27 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// Hands every record after each partition's cursor to `visit`, in offset
+/// order per partition, and moves the cursors past them.
+async fn for_each_new(
+    log: &dyn EventLog,
+    topic: &str,
+    cursors: &mut [(u32, Offset)],
+    mut visit: impl FnMut(&StoredRecord),
+) -> Result<(), RunnerError> {
+    for (partition, next) in cursors {
+        loop {
+            let records = log
+                .read(topic, *partition, *next, BATCH, Duration::ZERO)
+                .await?;
+            let Some(last) = records.last() else { break };
+            *next = last.offset + 1;
+            records.iter().for_each(&mut visit);
+        }
+    }
+    Ok(())
 }
 
 /// Every decodable event of a partition before `end`.
