@@ -179,6 +179,10 @@ mod tests {
             .current_if_changed()
             .expect("the change is still unread");
         assert_eq!(seen.generation, 2);
+        // Once read, it is no change any more: a loop that waits again
+        // must sleep, not spin.
+        let again = tokio::time::timeout(Duration::from_millis(50), membership.changed()).await;
+        assert!(again.is_err(), "changed() returned with nothing new");
         drop(tx);
     }
 

@@ -118,14 +118,14 @@ impl TopicProjection {
         let mut running: BTreeMap<u32, Running> = BTreeMap::new();
         let mut followers = Followers::new();
         let mut acted_on = 0;
-        let mut first = true;
         let mut lag_tick = tokio::time::interval(LAG_EVERY);
         lag_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let result = loop {
-            // By generation, not `current_if_changed`: `changed()` below
-            // already marks the new assignment as seen.
-            let assignment = membership.current();
-            if std::mem::take(&mut first) || assignment.generation != acted_on {
+            // `current_if_changed` marks the assignment as read: `changed()`
+            // below leaves a change unread, and would return at once again
+            // (a busy loop) if nothing here took it. A new membership starts
+            // out changed, so the first pass always assigns.
+            if let Some(assignment) = membership.current_if_changed() {
                 if let Err(err) = self
                     .reassign(&mut running, &mut followers, acted_on, &assignment)
                     .await
