@@ -83,18 +83,60 @@ impl Samples {
             }
             return false;
         }
-        let mut all: Vec<(i64, f64)> = self.iter().collect();
-        match all.binary_search_by(|(ts, _)| ts.cmp(&t)) {
-            Ok(i) => {
-                self.values[i] = v;
-                false
+        // Samples read from several partitions of the log arrive a little
+        // out of order all the time, so this must not rebuild the series:
+        // find the place, then re-encode only the entries whose
+        // delta-of-delta changes (the new one and the two after it).
+        let mut times = self.times();
+        let (mut index, mut prev_t, mut prev_delta) = (0, 0i64, 0i64);
+        let at = loop {
+            let before = times.bytes.len();
+            match times.next() {
+                Some(ts) if ts < t => {
+                    index += 1;
+                    prev_t = ts;
+                    prev_delta = times.delta;
+                }
+                Some(ts) if ts == t => {
+                    self.values[index] = v;
+                    return false;
+                }
+                // Later than t (one exists: t < last_t).
+                _ => break self.times.len() - before,
             }
-            Err(i) => {
-                all.insert(i, (t, v));
-                self.rebuild(&all);
-                true
+        };
+        let mut rest = Times {
+            bytes: &self.times[at..],
+            t: prev_t,
+            delta: prev_delta,
+        };
+        let mut reencode = [t, 0, 0];
+        let mut count = 1;
+        for slot in reencode.iter_mut().skip(1) {
+            match rest.next() {
+                Some(ts) => {
+                    *slot = ts;
+                    count += 1;
+                }
+                None => break,
             }
         }
+        let end = self.times.len() - rest.bytes.len();
+        let mut buf = [0u8; 30];
+        let mut len = 0;
+        for ts in &reencode[..count] {
+            let delta = ts.wrapping_sub(prev_t);
+            len += write_varint_into(&mut buf[len..], zigzag(delta.wrapping_sub(prev_delta)));
+            prev_t = *ts;
+            prev_delta = delta;
+        }
+        self.times.splice(at..end, buf[..len].iter().copied());
+        if index + 1 == self.values.len() {
+            // The new sample went right before the newest one.
+            self.last_delta = self.last_t.wrapping_sub(t);
+        }
+        self.values.insert(index, v);
+        true
     }
 
     /// Drops the samples before `t`; returns how many.
@@ -150,22 +192,6 @@ impl Samples {
         cut
     }
 
-    /// Re-encodes from sorted pairs, keeping the allocations.
-    fn rebuild(&mut self, sorted: &[(i64, f64)]) {
-        self.times.clear();
-        self.values.clear();
-        let (mut prev_t, mut prev_delta) = (0i64, 0i64);
-        for (t, v) in sorted {
-            let delta = t.wrapping_sub(prev_t);
-            write_varint(&mut self.times, zigzag(delta.wrapping_sub(prev_delta)));
-            self.values.push(*v);
-            prev_t = *t;
-            prev_delta = delta;
-        }
-        self.last_t = prev_t;
-        self.last_delta = prev_delta;
-    }
-
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.times.capacity() + self.values.capacity() * std::mem::size_of::<f64>()
@@ -206,6 +232,18 @@ fn write_varint(out: &mut Vec<u8>, mut v: u64) {
         v >>= 7;
     }
     out.push(v as u8);
+}
+
+/// Writes a varint into `out` (at least 10 bytes); returns its length.
+fn write_varint_into(out: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
 }
 
 #[inline]
@@ -336,5 +374,47 @@ mod tests {
             "{}",
             s.values.capacity()
         );
+    }
+
+    #[test]
+    fn out_of_order_inserts_match_a_sorted_model() {
+        use std::collections::BTreeMap;
+        // A small deterministic generator: no test depends on a seed crate.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..200 {
+            let mut s = Samples::default();
+            let mut model = BTreeMap::new();
+            for i in 0..60 {
+                let t = match next() % 4 {
+                    0 => (next() % 2_000) as i64 * 15 - 9_000,
+                    _ => i * 15_000 - (next() % 40_000) as i64,
+                };
+                let v = (round * 100 + i) as f64;
+                assert_eq!(
+                    s.insert(t, v),
+                    model.insert(t, v).is_none(),
+                    "round {round}"
+                );
+                if next() % 10 == 0 {
+                    let cut = (next() % 900_000) as i64 - 9_000;
+                    let before = model.len();
+                    model.retain(|k, _| *k >= cut);
+                    assert_eq!(s.drop_before(cut), before - model.len());
+                }
+                let expected: Vec<(i64, f64)> = model.iter().map(|(k, v)| (*k, *v)).collect();
+                assert_eq!(collect(&s), expected, "round {round}, sample {i}");
+                assert_eq!(s.last(), expected.last().copied());
+            }
+            // Pushing after inserts continues the encoding correctly.
+            let after = s.last().map_or(0, |(t, _)| t) + 15_000;
+            s.insert(after, 1.0);
+            assert_eq!(s.iter().last(), Some((after, 1.0)));
+        }
     }
 }
