@@ -134,7 +134,7 @@ async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_o
     // CLOSELOOP_KEEP_TEST_DIR=1 keeps the processes' logs for a post-mortem.
     let dir = tempfile::Builder::new()
         .prefix("e2e-distributed")
-        .keep(std::env::var_os("CLOSELOOP_KEEP_TEST_DIR").is_some())
+        .disable_cleanup(std::env::var_os("CLOSELOOP_KEEP_TEST_DIR").is_some())
         .tempdir()
         .expect("temp dir");
     eprintln!("test dir: {}", dir.path().display());
