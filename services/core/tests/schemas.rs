@@ -9,11 +9,11 @@ use closeloop_core::events::{
     IssueCommented, IssueFiled, IssueReopened, IssueRequested, SamplesReceived, SamplesRecorded,
     SuspectDeploy, WebhookDelivered, WebhookRequested, REMOTE_WRITE_V1_SNAPPY,
 };
-use closeloop_core::remote_write::{decode, Label, Sample, TimeSeries, WriteRequest};
-use closeloop_core::{fingerprint, Event, EventPayload, LabelSet};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
+use closeloop_core::remote_write::{decode, Label, Sample, TimeSeries, WriteRequest};
+use closeloop_core::{fingerprint, Event, EventPayload, LabelSet};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::PathBuf;

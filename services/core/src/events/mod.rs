@@ -14,10 +14,10 @@ pub use deploys::{Commit, DeployRecorded, DeployStatus};
 pub use outcomes::{
     ActionFailed, IssueClosed, IssueCommented, IssueFiled, IssueReopened, WebhookDelivered,
 };
+pub use samples::{SamplesReceived, SamplesRecorded, REMOTE_WRITE_V1_SNAPPY};
 pub use scaling::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
-pub use samples::{SamplesReceived, SamplesRecorded, REMOTE_WRITE_V1_SNAPPY};
 
 use crate::envelope::DecodeError;
 use crate::topics::Topic;
