@@ -150,7 +150,7 @@ impl Labels {
     }
 
     /// Pairs as bytes, skipping UTF-8 checks in hot comparisons.
-    pub(crate) fn raw_iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn raw_iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
         (0..self.len()).map(move |i| (self.bytes_at(2 * i), self.bytes_at(2 * i + 1)))
     }
 

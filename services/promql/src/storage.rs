@@ -125,11 +125,7 @@ impl Storage {
     /// Adds a sample. Out-of-order samples are inserted in place; a sample
     /// at an existing timestamp replaces the old one.
     pub fn append(&mut self, labels: &Labels, t_ms: i64, v: f64) {
-        let key = self.key(labels.raw_iter());
-        let id = match self.find(key, labels.raw_iter(), || labels.clone()) {
-            Some(id) => id,
-            None => self.insert_series(key, labels.clone()),
-        };
+        let id = self.id_of(labels.raw_iter(), || labels.clone());
         self.push_sample(id, t_ms, v);
     }
 
@@ -145,22 +141,28 @@ impl Storage {
         let canonical =
             pairs.windows(2).all(|w| w[0].0 < w[1].0) && pairs.iter().all(|(_, v)| !v.is_empty());
         let id = if canonical {
-            let raw = || pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
-            let key = self.key(raw());
-            match self.find(key, raw(), || Labels::from_pairs(pairs.iter().copied())) {
-                Some(id) => id,
-                None => self.insert_series(key, Labels::from_pairs(pairs.iter().copied())),
-            }
+            let raw = pairs.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes()));
+            self.id_of(raw, || Labels::from_pairs(pairs.iter().copied()))
         } else {
             let labels = Labels::from_pairs(pairs.iter().copied());
-            let key = self.key(labels.raw_iter());
-            match self.find(key, labels.raw_iter(), || labels.clone()) {
-                Some(id) => id,
-                None => self.insert_series(key, labels),
-            }
+            self.id_of(labels.raw_iter(), || labels.clone())
         };
         for (t_ms, v) in samples {
             self.push_sample(id, t_ms, v);
+        }
+    }
+
+    /// The id of the series with these pairs (sorted, unique, non-empty),
+    /// added if new; `labels` builds its label set only when needed.
+    fn id_of<'a>(
+        &mut self,
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])> + Clone,
+        labels: impl Fn() -> Labels,
+    ) -> SeriesId {
+        let key = self.key(pairs.clone());
+        match self.find(key, pairs, &labels) {
+            Some(id) => id,
+            None => self.insert_series(key, labels()),
         }
     }
 
