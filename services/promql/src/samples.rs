@@ -87,29 +87,13 @@ impl Samples {
         // out of order all the time, so this must not rebuild the series:
         // find the place, then re-encode only the entries whose
         // delta-of-delta changes (the new one and the two after it).
-        let mut times = self.times();
-        let (mut index, mut prev_t, mut prev_delta) = (0, 0i64, 0i64);
-        let at = loop {
-            let before = times.bytes.len();
-            match times.next() {
-                Some(ts) if ts < t => {
-                    index += 1;
-                    prev_t = ts;
-                    prev_delta = times.delta;
-                }
-                Some(ts) if ts == t => {
-                    self.values[index] = v;
-                    return false;
-                }
-                // Later than t (one exists: t < last_t).
-                _ => break self.times.len() - before,
-            }
-        };
-        let mut rest = Times {
-            bytes: &self.times[at..],
-            t: prev_t,
-            delta: prev_delta,
-        };
+        let (index, at, mut rest) = self.seek(t);
+        if rest.clone().next() == Some(t) {
+            self.values[index] = v;
+            return false;
+        }
+        let (mut prev_t, mut prev_delta) = (rest.t, rest.delta);
+        // The entry at `at` and the one after it follow the new sample.
         let mut reencode = [t, 0, 0];
         let mut count = 1;
         for slot in reencode.iter_mut().skip(1) {
@@ -145,24 +129,7 @@ impl Samples {
     /// the next pushes): a window slides forever, and a vector that grew
     /// once would otherwise keep its slack for the life of the series.
     pub fn drop_before(&mut self, t: i64) -> usize {
-        let mut times = self.times();
-        let mut cut = 0;
-        // Byte offset of the first kept entry, and that sample's time and
-        // the delta that led to it.
-        let (mut at, mut first_t, mut first_delta) = (0, 0, 0);
-        loop {
-            let before = times.bytes.len();
-            match times.next() {
-                Some(ts) if ts < t => cut += 1,
-                Some(ts) => {
-                    at = self.times.len() - before;
-                    first_t = ts;
-                    first_delta = times.delta;
-                    break;
-                }
-                None => break,
-            }
-        }
+        let (cut, at, mut rest) = self.seek(t);
         if cut == 0 {
             return 0;
         }
@@ -177,12 +144,11 @@ impl Samples {
         let mut bytes = Vec::with_capacity(self.times.len() - at + headroom + 16);
         // The first kept entry becomes an absolute time; the second one's
         // delta-of-delta changes with it; the rest are copied as they are.
+        let first_t = rest.next().unwrap_or(0);
         write_varint(&mut bytes, zigzag(first_t));
-        let (_, rest) = read_varint(&self.times[at..]).unwrap_or((0, &[]));
-        if let Some((dod, tail)) = read_varint(rest) {
-            let delta = first_delta.wrapping_add(unzigzag(dod));
-            write_varint(&mut bytes, zigzag(delta.wrapping_sub(first_t)));
-            bytes.extend_from_slice(tail);
+        if rest.next().is_some() {
+            write_varint(&mut bytes, zigzag(rest.delta.wrapping_sub(first_t)));
+            bytes.extend_from_slice(rest.bytes);
         }
         self.times = bytes;
         self.values = values;
@@ -192,6 +158,21 @@ impl Samples {
         cut
     }
 
+    /// Where the first sample at or after `t` is: how many come before it,
+    /// the byte offset of its entry, and a decoder positioned at that entry
+    /// (holding the time and delta of the sample before it).
+    fn seek(&self, t: i64) -> (usize, usize, Times<'_>) {
+        let mut times = self.times();
+        let mut index = 0;
+        loop {
+            let here = times.clone();
+            match times.next() {
+                Some(ts) if ts < t => index += 1,
+                _ => return (index, self.times.len() - here.bytes.len(), here),
+            }
+        }
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.times.capacity() + self.values.capacity() * std::mem::size_of::<f64>()
@@ -199,6 +180,7 @@ impl Samples {
 }
 
 /// Decodes timestamps front to back.
+#[derive(Clone)]
 pub(crate) struct Times<'a> {
     bytes: &'a [u8],
     t: i64,
