@@ -258,6 +258,7 @@ impl Actuator {
             receiver: &receiver.name,
             integration: &integration.name,
             tracker: kind,
+            suspect_deploys: &alert.suspect_deploys,
         };
         self.append_outcomes(&alert.fingerprint, outcome_events(&ctx, &outcome))
             .await?;

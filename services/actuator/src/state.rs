@@ -161,6 +161,7 @@ mod tests {
             issue_url: format!("http://x/issues/{issue_id}"),
             title: "t".into(),
             adopted: false,
+            suspect_deploys: Vec::new(),
         })
     }
 

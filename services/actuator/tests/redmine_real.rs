@@ -186,6 +186,7 @@ fn high_error_rate(run: &str) -> AlertEvent {
         deployed_at: at("2026-11-22T02:20:00Z"),
         url: Some("https://ci.example/checkout/runs/42".into()),
         actor: Some("alice".into()),
+        commits: vec!["9fceb02d0ae598e95dc970b74767f19372d61af8".into()],
     }];
     alert
 }

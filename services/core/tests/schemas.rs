@@ -99,6 +99,10 @@ fn suspect() -> SuspectDeploy {
         deployed_at: at("2024-05-02T09:58:12.345Z"),
         url: Some("https://ci.example.com/checkout/pipelines/8812".into()),
         actor: Some("alice".into()),
+        commits: vec![
+            "9fceb02d0ae598e95dc970b74767f19372d61af8".into(),
+            "e83c5163316f89bfbde7d9ab23ca2e25604af290".into(),
+        ],
     }
 }
 
@@ -329,6 +333,7 @@ fn examples() -> Vec<Event> {
                 issue_url: "http://127.0.0.1:3000/issues/4711".into(),
                 title: "[FIRING] HighErrorRatio checkout production".into(),
                 adopted: false,
+                suspect_deploys: vec![suspect()],
             }),
             "actuator",
             &fp,

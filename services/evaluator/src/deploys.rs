@@ -18,6 +18,7 @@ pub struct KnownDeploy {
     pub deployed_at_ms: i64,
     pub url: Option<String>,
     pub actor: Option<String>,
+    pub commits: Vec<String>,
 }
 
 /// Recent deploys per (service, environment), oldest first.
@@ -51,6 +52,7 @@ impl DeployTracker {
             deployed_at_ms: occurred_at_ms,
             url: deploy.url.clone(),
             actor: deploy.actor.clone(),
+            commits: deploy.commits.iter().map(|c| c.sha.clone()).collect(),
         };
         let at = deploys.partition_point(|d| d.deployed_at_ms <= occurred_at_ms);
         deploys.insert(at, known);
@@ -138,6 +140,7 @@ impl DeployTracker {
                 deployed_at: from_millis(d.deployed_at_ms),
                 url: d.url.clone(),
                 actor: d.actor.clone(),
+                commits: d.commits.clone(),
             })
             .into_iter()
             .collect()

@@ -280,6 +280,7 @@ fn the_suspect_deploy_is_looked_up_when_the_alert_becomes_active() {
             deployed_at: chrono::DateTime::UNIX_EPOCH,
             url: None,
             actor: None,
+            commits: Vec::new(),
         }]
     };
     let ctx = AlertContext {

@@ -9,7 +9,7 @@ use super::{IssueTracker, IssueUpdate, NewIssue, TrackerIssue, Transition};
 use crate::config::OnResolved;
 use crate::error::DeliveryError;
 use closeloop_core::events::{
-    AlertEvent, IssueAction, IssueClosed, IssueCommented, IssueFiled, IssueReopened,
+    AlertEvent, IssueAction, IssueClosed, IssueCommented, IssueFiled, IssueReopened, SuspectDeploy,
 };
 use closeloop_core::EventPayload;
 use uuid::Uuid;
@@ -147,6 +147,9 @@ pub struct OutcomeContext<'a> {
     pub receiver: &'a str,
     pub integration: &'a str,
     pub tracker: &'a str,
+    /// The alert's suspect deploys, carried into `IssueFiled` so the log
+    /// says which deploy each incident is attributed to (DORA).
+    pub suspect_deploys: &'a [SuspectDeploy],
 }
 
 /// The events that record an outcome. When two are written, the status
@@ -164,6 +167,7 @@ pub fn outcome_events(ctx: &OutcomeContext<'_>, outcome: &IssueOutcome) -> Vec<E
             issue_url: issue.url.clone(),
             title: issue.title.clone(),
             adopted,
+            suspect_deploys: ctx.suspect_deploys.to_vec(),
         })
     };
     let commented = |issue_id: &str, reason: &str, occurrences| {
@@ -358,6 +362,7 @@ mod tests {
             receiver: "r",
             integration: "redmine_configs[0]",
             tracker: "redmine",
+            suspect_deploys: &[],
         };
         let outcome = IssueOutcome::Resolved {
             issue_id: "7".into(),
@@ -369,5 +374,39 @@ mod tests {
             .map(|e| e.type_name())
             .collect();
         assert_eq!(types, ["IssueClosed", "IssueCommented"]);
+    }
+
+    #[test]
+    fn a_filed_issue_records_the_alerts_suspect_deploy() {
+        let suspect = SuspectDeploy {
+            deploy_id: Uuid::nil(),
+            service: "checkout".into(),
+            environment: "prod".into(),
+            version: "1.4.2".into(),
+            deployed_at: chrono::DateTime::UNIX_EPOCH,
+            url: None,
+            actor: None,
+            commits: vec!["9fceb02d".into()],
+        };
+        let suspects = [suspect.clone()];
+        let ctx = OutcomeContext {
+            request_id: Uuid::nil(),
+            fingerprint: "f",
+            receiver: "r",
+            integration: "redmine_configs[0]",
+            tracker: "redmine",
+            suspect_deploys: &suspects,
+        };
+        let issue = existing("7", true, "r", &alert());
+        for outcome in [
+            IssueOutcome::Filed(issue.clone()),
+            IssueOutcome::Adopted(issue),
+        ] {
+            let events = outcome_events(&ctx, &outcome);
+            let [EventPayload::IssueFiled(filed)] = events.as_slice() else {
+                panic!("one IssueFiled expected: {events:?}");
+            };
+            assert_eq!(filed.suspect_deploys, [suspect.clone()]);
+        }
     }
 }

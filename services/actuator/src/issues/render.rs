@@ -208,6 +208,7 @@ mod tests {
                 deployed_at: at("2026-11-22T02:20:00Z"),
                 url: Some("https://ci.example/run/42".into()),
                 actor: Some("alice".into()),
+                commits: vec!["9fceb02d0ae598e95dc970b74767f19372d61af8".into()],
             }],
             generator_url: Some("http://prom/graph?g0.expr=x".into()),
         }

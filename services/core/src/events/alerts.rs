@@ -26,6 +26,11 @@ pub struct SuspectDeploy {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The shas of the deploy's commits, as the pipeline reported them: an
+    /// issue names what changed, and DORA's change failure rate is counted
+    /// per deploy. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commits: Vec<String>,
 }
 
 /// The payload of `AlertPending`, `AlertFiring` and `AlertResolved`.

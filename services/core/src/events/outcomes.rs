@@ -1,6 +1,7 @@
 //! `closeloop.outcomes`: what happened when the actuator acted. Open
 //! issues per fingerprint and delivery history are derived from these.
 
+use super::alerts::SuspectDeploy;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -20,6 +21,13 @@ pub struct IssueFiled {
     /// fingerprint marker after a crash) rather than created now.
     #[serde(default)]
     pub adopted: bool,
+    /// The deploy(s) the alert was attributed to when the issue was filed
+    /// (service, environment, version, commits): the projector counts an
+    /// issue with a suspect as an incident of that deploy (DORA). Empty
+    /// when no deploy was suspected, and in records written before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspect_deploys: Vec<SuspectDeploy>,
 }
 
 /// A note was added to an alert's issue (recurrence or resolution).
@@ -80,4 +88,19 @@ pub struct ActionFailed {
     pub gave_up: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issue_filed_written_before_suspect_deploys_existed_still_decodes() {
+        let old = r#"{"request_id":"00000000-0000-0000-0000-000000000000",
+            "fingerprint":"0123456789abcdef","receiver":"r","integration":"redmine_configs[0]",
+            "tracker":"redmine","issue_id":"7","issue_url":"http://x/issues/7","title":"t"}"#;
+        let filed: IssueFiled = serde_json::from_str(old).expect("old record decodes");
+        assert!(filed.suspect_deploys.is_empty());
+        assert!(!filed.adopted);
+    }
 }

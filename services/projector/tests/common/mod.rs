@@ -103,6 +103,7 @@ pub fn alert(alertname: &str, transition: &str, occurred_at: &str) -> Event {
             deployed_at: at("2024-05-02T09:58:00Z"),
             url: None,
             actor: Some("alice".into()),
+            commits: Vec::new(),
         }],
         generator_url: None,
     };
@@ -135,6 +136,7 @@ pub fn issue_filed(alertname: &str, issue_id: &str, occurred_at: &str) -> Event 
             issue_url: format!("http://127.0.0.1:3000/issues/{issue_id}"),
             title: format!("[FIRING] {alertname}"),
             adopted: false,
+            suspect_deploys: Vec::new(),
         }),
         fp,
         occurred_at,
