@@ -9,6 +9,7 @@ use closeloop_core::events::{
     IssueCommented, IssueFiled, IssueReopened, IssueRequested, SamplesReceived, SamplesRecorded,
     SuspectDeploy, WebhookDelivered, WebhookRequested, REMOTE_WRITE_V1_SNAPPY,
 };
+use closeloop_core::events::{ExternalAlertReceived, ExternalAlertSource};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
@@ -251,6 +252,20 @@ fn examples() -> Vec<Event> {
             "ingest",
             &deploy.key(),
             "2024-05-02T09:58:12.345Z",
+        ),
+        event(
+            EventPayload::ExternalAlertReceived(ExternalAlertReceived {
+                fingerprint: fp.clone(),
+                source: ExternalAlertSource::AlertmanagerApiV2,
+                labels: alert_labels(),
+                annotations: labels(&[("summary", "checkout error ratio above 5%")]),
+                starts_at: Some(at("2024-05-02T10:03:00Z")),
+                ends_at: Some(at("2024-05-02T10:07:00Z")),
+                generator_url: Some("http://vmalert:8880/vmalert/alert?group_id=1".into()),
+            }),
+            "ingest",
+            &fp,
+            "2024-05-02T10:03:01Z",
         ),
         event(
             EventPayload::AlertPending(alert(false, false)),

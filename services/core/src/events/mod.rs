@@ -4,6 +4,7 @@
 mod actions;
 mod alerts;
 mod deploys;
+mod external;
 mod outcomes;
 mod samples;
 mod scaling;
@@ -11,6 +12,7 @@ mod scaling;
 pub use actions::{IssueAction, IssueRequested, WebhookRequested};
 pub use alerts::{AlertEvent, AlertState, SuspectDeploy};
 pub use deploys::{Commit, DeployRecorded, DeployStatus};
+pub use external::{ExternalAlertReceived, ExternalAlertSource};
 pub use outcomes::{
     ActionFailed, IssueClosed, IssueCommented, IssueFiled, IssueReopened, WebhookDelivered,
 };
@@ -69,6 +71,7 @@ payloads! {
     AlertPending(AlertEvent) => Alerts, version 1;
     AlertFiring(AlertEvent) => Alerts, version 1;
     AlertResolved(AlertEvent) => Alerts, version 1;
+    ExternalAlertReceived(ExternalAlertReceived) => Alerts, version 1;
     IssueRequested(IssueRequested) => Actions, version 1;
     WebhookRequested(WebhookRequested) => Actions, version 1;
     ScaleRequested(ScaleRequested) => Actions, version 1;
