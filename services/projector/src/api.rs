@@ -1,7 +1,8 @@
-//! The read side of the HTTP API: `GET /api/v1/{alerts,deploys,issues,scale-actions}`
+//! The read side of the HTTP API: `GET /api/v1/{alerts,deploys,issues,scale-actions,dora}`
 //! answered from the read models, in the `{"status": ..., "data": ...}`
 //! envelope of Prometheus' HTTP API.
 
+use crate::dora::{dora_figures, window_start, DoraFigures, DoraQuery};
 use crate::error::StoreError;
 use crate::store::{
     alert_state_name, AlertFilter, DeployFilter, IssueFilter, IssueState, ReadStore,
@@ -13,9 +14,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::Utc;
+use closeloop_core::duration::{format_duration, parse_duration};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use tracing::error;
 
 type Store = Arc<dyn ReadStore>;
@@ -28,6 +32,7 @@ pub fn query_router(store: Arc<dyn ReadStore>) -> Router {
         .route("/api/v1/deploys", get(deploys))
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/scale-actions", get(scale_actions))
+        .route("/api/v1/dora", get(dora))
         .with_state(store)
 }
 
@@ -110,6 +115,11 @@ impl Checked {
                     ))
                 }),
         }
+    }
+
+    fn required(&self, name: &str) -> Result<String, ApiError> {
+        self.non_empty(name)?
+            .ok_or_else(|| ApiError::BadRequest(format!("query parameter `{name}` is required")))
     }
 
     fn non_empty(&self, name: &str) -> Result<Option<String>, ApiError> {
@@ -209,6 +219,59 @@ async fn scale_actions(State(store): State<Store>, params: Params) -> Response {
     };
     match result.await {
         Ok(rows) => success(rows),
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The DORA window when none is given.
+const DEFAULT_DORA_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+/// Longer windows reach before any timestamp PostgreSQL stores.
+const MAX_DORA_WINDOW: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+#[derive(Serialize)]
+struct DoraAnswer {
+    service: String,
+    environment: String,
+    window: String,
+    #[serde(flatten)]
+    figures: DoraFigures,
+}
+
+/// DORA's four keys for one service in one environment over the window
+/// ending now (`window` in Prometheus' duration syntax, default 30d).
+async fn dora(State(store): State<Store>, params: Params) -> Response {
+    let result = async {
+        let params = Checked::new(params, &["service", "environment", "window"])?;
+        let service = params.required("service")?;
+        let environment = params.required("environment")?;
+        let window = match params.get("window") {
+            None => DEFAULT_DORA_WINDOW,
+            Some(text) => parse_duration(text)
+                .ok()
+                .filter(|w| !w.is_zero() && *w <= MAX_DORA_WINDOW)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "query parameter `window` must be a Prometheus duration from 1ms to 100y (e.g. 30d), not {text:?}"
+                    ))
+                })?,
+        };
+        let now = Utc::now();
+        let query = DoraQuery {
+            service,
+            environment,
+            since: window_start(now, window),
+            until: now,
+        };
+        let inputs = store.dora_inputs(&query).await?;
+        Ok::<_, ApiError>(DoraAnswer {
+            figures: dora_figures(&inputs, now, window),
+            service: query.service,
+            environment: query.environment,
+            window: format_duration(window),
+        })
+    };
+    match result.await {
+        Ok(answer) => success(answer),
         Err(err) => err.into_response(),
     }
 }

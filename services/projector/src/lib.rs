@@ -6,6 +6,7 @@
 //! [`PostgresStore`] (distributed); [`open_store`] picks one from a URL.
 
 mod api;
+pub mod dora;
 mod error;
 pub mod metrics;
 mod open;

@@ -2,6 +2,7 @@
 //! function from an event to the row changes it implies. Both stores apply
 //! the same changes, so the meaning lives here once.
 
+use crate::dora::DoraChange;
 use crate::store::{
     ActionFailureRow, DeliveryKind, DeliveryRow, ScaleRequestRow, ScaleResult, ScaleResultRow,
 };
@@ -40,6 +41,8 @@ pub enum Change {
     ScaleRequested(ScaleRequestRow),
     /// Upsert the outcome columns of a scale action.
     ScaleResult(ScaleResultRow),
+    /// The DORA read model (deploys per version, commits, incidents).
+    Dora(DoraChange),
 }
 
 /// Identity of one issue row.
@@ -78,6 +81,13 @@ pub enum IssueChangeKind {
 /// The changes an event implies; none for events the read models do not
 /// hold (samples, action requests).
 pub fn changes(event: Event) -> Vec<Change> {
+    let dora = crate::dora::changes(&event);
+    let mut changes = row_changes(event);
+    changes.extend(dora.into_iter().map(Change::Dora));
+    changes
+}
+
+fn row_changes(event: Event) -> Vec<Change> {
     let event_id = event.envelope.id;
     let at = event.envelope.occurred_at;
     match event.payload {
@@ -213,10 +223,10 @@ pub fn changes(event: Event) -> Vec<Change> {
             attempts: Some(a.attempts),
             at,
         })],
-        EventPayload::SamplesReceived(_)
-        | EventPayload::SamplesRecorded(_)
-        | EventPayload::IssueRequested(_)
-        | EventPayload::WebhookRequested(_) => Vec::new(),
+        // Samples, issue and webhook requests, and alerts received from
+        // outside before the evaluator judged them have no read model;
+        // a new event type has none until one is written for it.
+        _ => Vec::new(),
     }
 }
 
@@ -286,6 +296,11 @@ impl Change {
 
     pub fn touches_issues(&self) -> bool {
         matches!(self, Change::Issue(_))
+    }
+
+    /// Whether applying this can move the `closeloop_dora_*` gauges.
+    pub fn touches_dora(&self) -> bool {
+        matches!(self, Change::Dora(_))
     }
 }
 
@@ -388,10 +403,13 @@ mod tests {
         let changes = changes(event(EventPayload::AlertResolved(alert(true))));
         assert!(matches!(
             changes.as_slice(),
-            [Change::AlertTransitioned {
-                state: AlertState::Resolved,
-                ..
-            }]
+            [
+                Change::AlertTransitioned {
+                    state: AlertState::Resolved,
+                    ..
+                },
+                Change::Dora(DoraChange::Restored { .. })
+            ]
         ));
     }
 

@@ -17,7 +17,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
@@ -48,6 +48,11 @@ const LAG_CONSUMER: &str = "projector";
 const LAG_EVERY: Duration = Duration::from_secs(1);
 /// A follower's next offset before it has read its checkpoint.
 const UNKNOWN: Offset = Offset::MAX;
+/// The DORA gauges are recomputed at least this often, since their window
+/// slides with the clock even when no event arrives.
+const DORA_REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// And at most once per this, however many batches commit meanwhile.
+const DORA_REFRESH_GAP: Duration = Duration::from_secs(1);
 
 /// Projects `<prefix>.deploys`, `.alerts` and `.outcomes` into `store`
 /// until `shutdown` completes. Returns an error only when the log refuses
@@ -63,6 +68,12 @@ pub async fn run(
     let mut topics = JoinSet::new();
     refresh_alert_gauge(store.as_ref()).await;
     refresh_issue_gauge(store.as_ref()).await;
+    let dora_changed = Arc::new(Notify::new());
+    let dora = tokio::spawn(refresh_dora_gauges(
+        store.clone(),
+        Arc::clone(&dora_changed),
+        stop_rx.clone(),
+    ));
     for topic in PROJECTED_TOPICS {
         let projection = TopicProjection {
             log: log.clone(),
@@ -71,6 +82,7 @@ pub async fn run(
             name: topic.name(prefix),
             members: format!("{prefix}.projector.{}.members", topic.stream()),
             stop: stop_rx.clone(),
+            dora_changed: Arc::clone(&dora_changed),
         };
         topics.spawn(projection.run());
     }
@@ -85,7 +97,34 @@ pub async fn run(
     // Followers finish the transaction they are in, then stop.
     let _ = stop_tx.send(true);
     while topics.join_next().await.is_some() {}
+    let _ = dora.await;
     result
+}
+
+/// Recomputes the DORA gauges after commits that changed the DORA read
+/// model (coalesced, at most once per [`DORA_REFRESH_GAP`]) and every
+/// [`DORA_REFRESH_EVERY`], until told to stop.
+async fn refresh_dora_gauges(
+    store: Arc<dyn ReadStore>,
+    changed: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut every = tokio::time::interval(DORA_REFRESH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = every.tick() => {}
+            () = changed.notified() => {}
+        }
+        if let Err(err) = crate::dora::refresh_gauges(store.as_ref(), chrono::Utc::now()).await {
+            warn!(error = %err, "computing the DORA gauges failed");
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(DORA_REFRESH_GAP) => {}
+        }
+    }
 }
 
 /// One projected topic: its membership and a follower per owned
@@ -97,6 +136,8 @@ struct TopicProjection {
     name: String,
     members: String,
     stop: watch::Receiver<bool>,
+    /// Told after a commit that changed the DORA read model.
+    dora_changed: Arc<Notify>,
 }
 
 /// A follower this projection started, and how to stop it.
@@ -232,6 +273,7 @@ impl TopicProjection {
                 partition,
                 stop: stop_rx,
                 next: Arc::clone(&next),
+                dora_changed: Arc::clone(&self.dora_changed),
             };
             followers.spawn(async move { (partition, follower.run().await) });
             running.insert(partition, Running { stop, next });
@@ -286,6 +328,7 @@ struct Follower {
     stop: watch::Receiver<bool>,
     /// Where this follower has got to, for the lag gauge.
     next: Arc<AtomicU64>,
+    dora_changed: Arc<Notify>,
 }
 
 impl Follower {
@@ -400,6 +443,9 @@ impl Follower {
                     }
                     if changes.clone().any(|c| c.touches_issues()) {
                         refresh_issue_gauge(self.store.as_ref()).await;
+                    }
+                    if changes.clone().any(|c| c.touches_dora()) {
+                        self.dora_changed.notify_one();
                     }
                     return true;
                 }

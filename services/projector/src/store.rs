@@ -3,6 +3,7 @@
 //! ([`crate::SqliteStore`]) and PostgreSQL ([`crate::PostgresStore`])
 //! implement it and pass the same test suite (`tests/store.rs`).
 
+use crate::dora::{DoraInputs, DoraQuery};
 use crate::error::StoreError;
 use crate::projection::Change;
 use async_trait::async_trait;
@@ -364,6 +365,16 @@ pub trait ReadStore: Send + Sync + 'static {
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError>;
 
     async fn open_issue_count(&self) -> Result<u64, StoreError>;
+
+    /// The DORA rows of one service in one environment that can matter
+    /// for the window `(since, until]`: deploys and first deployments of
+    /// commits in it, and incidents filed in it or attributed to its
+    /// deploys, each with its first restoration.
+    async fn dora_inputs(&self, query: &DoraQuery) -> Result<DoraInputs, StoreError>;
+
+    /// Service/environment pairs with deploys, most recently deployed
+    /// first, at most `limit`: the label sets of the DORA gauges.
+    async fn dora_targets(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError>;
 }
 
 /// The name of an alert state in rows, queries and metric labels.

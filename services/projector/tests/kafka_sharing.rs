@@ -219,6 +219,15 @@ impl ReadStore for TallyingStore {
     async fn open_issue_count(&self) -> Result<u64, StoreError> {
         self.inner.open_issue_count().await
     }
+    async fn dora_inputs(
+        &self,
+        query: &closeloop_projector::dora::DoraQuery,
+    ) -> Result<closeloop_projector::dora::DoraInputs, StoreError> {
+        self.inner.dora_inputs(query).await
+    }
+    async fn dora_targets(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        self.inner.dora_targets(limit).await
+    }
 }
 
 /// One projector process: its own Kafka clients, its view of the store.

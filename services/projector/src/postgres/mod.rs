@@ -3,6 +3,7 @@
 //! `migrations/postgres`.
 
 mod codec;
+mod dora;
 mod read;
 mod scale;
 mod write;
@@ -161,6 +162,17 @@ impl ReadStore for PostgresStore {
 
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError> {
         read::alert_counts(&self.pool).await
+    }
+
+    async fn dora_inputs(
+        &self,
+        query: &crate::dora::DoraQuery,
+    ) -> Result<crate::dora::DoraInputs, StoreError> {
+        dora::inputs(&self.pool, query).await
+    }
+
+    async fn dora_targets(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        dora::targets(&self.pool, limit).await
     }
 
     async fn open_issue_count(&self) -> Result<u64, StoreError> {

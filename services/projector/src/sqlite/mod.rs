@@ -2,6 +2,7 @@
 //! migrated at open from `migrations/sqlite`.
 
 mod codec;
+mod dora;
 mod read;
 mod scale;
 mod write;
@@ -128,6 +129,17 @@ impl ReadStore for SqliteStore {
 
     async fn alert_counts(&self) -> Result<Vec<(AlertState, u64)>, StoreError> {
         read::alert_counts(&self.reader).await
+    }
+
+    async fn dora_inputs(
+        &self,
+        query: &crate::dora::DoraQuery,
+    ) -> Result<crate::dora::DoraInputs, StoreError> {
+        dora::inputs(&self.reader, query).await
+    }
+
+    async fn dora_targets(&self, limit: u32) -> Result<Vec<(String, String)>, StoreError> {
+        dora::targets(&self.reader, limit).await
     }
 
     async fn open_issue_count(&self) -> Result<u64, StoreError> {

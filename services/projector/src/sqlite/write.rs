@@ -88,6 +88,7 @@ async fn apply_change(tx: &mut Tx, change: &Change) -> Result<(), StoreError> {
         Change::ActionFailed(row) => insert_failure(tx, row).await,
         Change::ScaleRequested(row) => super::scale::upsert_request(tx, row).await,
         Change::ScaleResult(row) => super::scale::upsert_result(tx, row).await,
+        Change::Dora(change) => super::dora::apply(tx, change).await,
     }
 }
 
