@@ -2,6 +2,7 @@
 //! the log; answer 2xx only once the log says the data is durable. Nothing
 //! here evaluates anything.
 
+mod alerts_in;
 mod deploys;
 mod error;
 pub mod metrics;
@@ -62,6 +63,8 @@ pub fn router(state: IngestState) -> Router {
     Router::new()
         .route("/api/v1/write", post(remote_write::receive))
         .route("/api/v1/deploys", post(deploys::record))
+        .route("/api/v2/alerts", post(alerts_in::post_alerts))
+        .route("/api/v1/alertmanager", post(alerts_in::post_webhook))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
