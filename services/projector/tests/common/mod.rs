@@ -253,3 +253,76 @@ pub fn batch(topic: &str, first_offset: u64, events: Vec<Event>) -> Batch {
         changes,
     }
 }
+
+/// A deploy report with a status and commits given as (sha, authored_at),
+/// `authored_at` empty for a commit without one.
+pub fn deploy_report(
+    service: &str,
+    environment: &str,
+    version: &str,
+    status: DeployStatus,
+    occurred_at: &str,
+    commits: &[(&str, &str)],
+) -> Event {
+    let d = DeployRecorded {
+        service: service.into(),
+        environment: environment.into(),
+        version: version.into(),
+        status,
+        started_at: None,
+        finished_at: Some(at(occurred_at)),
+        commits: commits
+            .iter()
+            .map(|(sha, authored)| Commit {
+                sha: (*sha).into(),
+                authored_at: (!authored.is_empty()).then(|| at(authored)),
+            })
+            .collect(),
+        actor: Some("alice".into()),
+        url: None,
+        labels: LabelSet::new(),
+    };
+    let key = d.key();
+    event(EventPayload::DeployRecorded(d), key, occurred_at)
+}
+
+/// An `IssueFiled` by `receiver` for the alert `alertname`, naming the
+/// suspect deploy (service, environment, version) if one is given.
+pub fn issue_filed_for(
+    alertname: &str,
+    receiver: &str,
+    issue_id: &str,
+    occurred_at: &str,
+    suspect: Option<(&str, &str, &str)>,
+) -> Event {
+    let fp = fp(alertname);
+    let suspect_deploys = suspect
+        .map(|(service, environment, version)| SuspectDeploy {
+            deploy_id: Uuid::now_v7(),
+            service: service.into(),
+            environment: environment.into(),
+            version: version.into(),
+            deployed_at: at(occurred_at) - chrono::Duration::minutes(30),
+            url: None,
+            actor: None,
+            commits: vec!["9f2c1e7a4b0d".into()],
+        })
+        .into_iter()
+        .collect();
+    event(
+        EventPayload::IssueFiled(IssueFiled {
+            request_id: Uuid::now_v7(),
+            fingerprint: fp.clone(),
+            receiver: receiver.into(),
+            integration: INTEGRATION.into(),
+            tracker: "redmine".into(),
+            issue_id: issue_id.into(),
+            issue_url: format!("http://127.0.0.1:3000/issues/{issue_id}"),
+            title: format!("[FIRING] {alertname}"),
+            adopted: false,
+            suspect_deploys,
+        }),
+        fp,
+        occurred_at,
+    )
+}

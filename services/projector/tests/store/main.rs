@@ -12,6 +12,7 @@ mod common;
 
 mod backends;
 mod checkpoints;
+mod dora;
 mod rows;
 mod scale;
 mod values;
@@ -71,6 +72,8 @@ read_store_suite!(
     values::open_store_reaches_the_same_database_from_its_url,
     scale::a_scale_request_and_its_outcome_make_one_row_in_either_order,
     scale::scale_actions_filter_by_scaler_and_show_given_up_requests,
+    dora::dora_figures_come_out_by_hand_whichever_topic_is_applied_first,
+    dora::dora_targets_list_each_service_and_environment_once_most_recent_first,
 );
 
 /// What only one backend does.
