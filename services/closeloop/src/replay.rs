@@ -5,7 +5,6 @@
 use crate::config::{Config, DEFAULT_DATA_DIR};
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
-use closeloop_core::remote_write;
 use closeloop_core::topics::Topic;
 use closeloop_core::{Event, EventPayload};
 use closeloop_log::EventLog;
@@ -142,8 +141,7 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
                 else {
                     continue;
                 };
-                let raw = remote_write::decompress(&batch.body, 256 << 20)?;
-                evaluator.append_remote_write(&raw)?;
+                evaluator.append_received(&batch.format, &batch.body, 256 << 20)?;
                 if let Some(max) = batch.max_timestamp_ms {
                     cursor.newest_ms = cursor.newest_ms.max(max);
                 }

@@ -87,6 +87,16 @@ pub enum RemoteWriteError {
     UnsortedLabels { index: usize, name: String },
     #[error("series {index}: invalid label name {name:?}")]
     InvalidLabelName { index: usize, name: String },
+    #[error("series {index}: symbol reference {reference} is out of range (the symbols table has {symbols} entries)")]
+    BadSymbolRef {
+        index: usize,
+        reference: u64,
+        symbols: usize,
+    },
+    #[error("series {index}: labels_refs has an odd number of entries")]
+    OddLabelRefs { index: usize },
+    #[error("symbols[0] must be the empty string")]
+    FirstSymbolNotEmpty,
 }
 
 /// Decompresses a snappy block body, refusing to inflate past `limit`

@@ -25,7 +25,7 @@ pub struct WalkSummary {
 
 #[derive(Debug, thiserror::Error)]
 #[error("protobuf: {0}")]
-pub struct WireError(&'static str);
+pub struct WireError(pub(crate) &'static str);
 
 impl From<WireError> for RemoteWriteError {
     fn from(err: WireError) -> Self {
@@ -33,21 +33,21 @@ impl From<WireError> for RemoteWriteError {
     }
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
-    fn done(&self) -> bool {
+    pub(crate) fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
-    fn varint(&mut self) -> Result<u64, WireError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self
@@ -63,7 +63,7 @@ impl<'a> Reader<'a> {
         Err(WireError("varint too long"))
     }
 
-    fn bytes(&mut self, len: usize) -> Result<&'a [u8], WireError> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Result<&'a [u8], WireError> {
         let end = self
             .pos
             .checked_add(len)
@@ -76,14 +76,14 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
-    fn len_delimited(&mut self) -> Result<&'a [u8], WireError> {
+    pub(crate) fn len_delimited(&mut self) -> Result<&'a [u8], WireError> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| WireError("length overflow"))?;
         self.bytes(len)
     }
 
     /// (field number, wire type)
-    fn key(&mut self) -> Result<(u64, u8), WireError> {
+    pub(crate) fn key(&mut self) -> Result<(u64, u8), WireError> {
         let key = self.varint()?;
         let field = key >> 3;
         if field == 0 {
@@ -92,7 +92,7 @@ impl<'a> Reader<'a> {
         Ok((field, (key & 7) as u8))
     }
 
-    fn skip(&mut self, wire_type: u8) -> Result<(), WireError> {
+    pub(crate) fn skip(&mut self, wire_type: u8) -> Result<(), WireError> {
         match wire_type {
             0 => self.varint().map(drop),
             1 => self.bytes(8).map(drop),
@@ -103,7 +103,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
+pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
     std::str::from_utf8(bytes).map_err(|_| WireError("label is not valid UTF-8"))
 }
 
@@ -120,7 +120,7 @@ fn read_label<'a>(buf: &'a [u8]) -> Result<(&'a str, &'a str), WireError> {
     Ok((name, value))
 }
 
-fn read_sample(buf: &[u8]) -> Result<Sample, WireError> {
+pub(crate) fn read_sample(buf: &[u8]) -> Result<Sample, WireError> {
     let mut reader = Reader::new(buf);
     let mut sample = Sample {
         value: 0.0,

@@ -282,6 +282,21 @@ impl Evaluator {
         Ok(())
     }
 
+    /// Appends the body of a `SamplesReceived` in whichever format ingest
+    /// kept it (remote write 1.0/2.0, OTLP): one decode into the window.
+    pub fn append_received(
+        &mut self,
+        format: &str,
+        body: &[u8],
+        limit: usize,
+    ) -> Result<(), closeloop_core::received::ReceivedError> {
+        let storage = &mut self.storage;
+        closeloop_core::received::for_each_series(format, body, limit, |labels, samples| {
+            storage.append_pairs(labels, samples.iter().map(|s| (s.timestamp, s.value)));
+        })?;
+        Ok(())
+    }
+
     /// Appends a decompressed `SamplesRecorded` body: rule output, from
     /// this evaluator or another one. A sample at the same time as the
     /// newest one of its series is a duplicate of what is there (the rule

@@ -285,8 +285,11 @@ impl Runner {
                 };
                 match &event.payload {
                     EventPayload::SamplesReceived(batch) => {
-                        let appended = remote_write::decompress(&batch.body, MAX_DECODED)
-                            .and_then(|raw| self.evaluator.append_remote_write(&raw));
+                        let appended = self.evaluator.append_received(
+                            &batch.format,
+                            &batch.body,
+                            MAX_DECODED,
+                        );
                         match appended {
                             Ok(()) => {
                                 if let Some(max) = batch.max_timestamp_ms {

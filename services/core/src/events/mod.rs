@@ -16,7 +16,10 @@ pub use external::{ExternalAlertReceived, ExternalAlertSource};
 pub use outcomes::{
     ActionFailed, IssueClosed, IssueCommented, IssueFiled, IssueReopened, WebhookDelivered,
 };
-pub use samples::{SamplesReceived, SamplesRecorded, REMOTE_WRITE_V1_SNAPPY};
+pub use samples::{
+    SamplesReceived, SamplesRecorded, GZIP_SUFFIX, OTLP_METRICS_JSON, OTLP_METRICS_PROTOBUF,
+    REMOTE_WRITE_V1_SNAPPY, REMOTE_WRITE_V2_SNAPPY,
+};
 pub use scaling::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };

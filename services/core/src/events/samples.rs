@@ -3,9 +3,21 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The only body format so far: a Prometheus remote-write 1.0 request,
-/// snappy block compressed protobuf `prometheus.WriteRequest`.
+/// A Prometheus remote-write 1.0 request, snappy block compressed
+/// protobuf `prometheus.WriteRequest`.
 pub const REMOTE_WRITE_V1_SNAPPY: &str = "prometheus.WriteRequest+snappy";
+
+/// A Prometheus remote-write 2.0 request, snappy block compressed protobuf
+/// `io.prometheus.write.v2.Request`.
+pub const REMOTE_WRITE_V2_SNAPPY: &str = "io.prometheus.write.v2.Request+snappy";
+
+/// An OTLP/HTTP metrics export as sent: protobuf or JSON
+/// `ExportMetricsServiceRequest`, with [`GZIP_SUFFIX`] when it came gzipped.
+/// Kept untranslated so a replay applies today's translation to what the
+/// sender said (`closeloop_core::received` decodes every format).
+pub const OTLP_METRICS_PROTOBUF: &str = "opentelemetry.ExportMetricsServiceRequest+protobuf";
+pub const OTLP_METRICS_JSON: &str = "opentelemetry.ExportMetricsServiceRequest+json";
+pub const GZIP_SUFFIX: &str = "+gzip";
 
 /// One accepted remote-write request. The body is kept exactly as it came
 /// (DESIGN: decode once downstream); the counts are what ingest validated.
