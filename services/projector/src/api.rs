@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use closeloop_core::duration::{format_duration, parse_duration};
+use closeloop_core::duration::parse_duration;
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -224,7 +224,7 @@ async fn scale_actions(State(store): State<Store>, params: Params) -> Response {
 }
 
 /// The DORA window when none is given.
-const DEFAULT_DORA_WINDOW: Duration = Duration::from_secs(30 * 86_400);
+const DEFAULT_DORA_WINDOW: &str = "30d";
 /// Longer windows reach before any timestamp PostgreSQL stores.
 const MAX_DORA_WINDOW: Duration = Duration::from_secs(100 * 365 * 86_400);
 
@@ -244,17 +244,16 @@ async fn dora(State(store): State<Store>, params: Params) -> Response {
         let params = Checked::new(params, &["service", "environment", "window"])?;
         let service = params.required("service")?;
         let environment = params.required("environment")?;
-        let window = match params.get("window") {
-            None => DEFAULT_DORA_WINDOW,
-            Some(text) => parse_duration(text)
-                .ok()
-                .filter(|w| !w.is_zero() && *w <= MAX_DORA_WINDOW)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "query parameter `window` must be a Prometheus duration from 1ms to 100y (e.g. 30d), not {text:?}"
-                    ))
-                })?,
-        };
+        // Echoed as given: Prometheus would print 30d as 4w2d.
+        let window_text = params.get("window").unwrap_or(DEFAULT_DORA_WINDOW);
+        let window = parse_duration(window_text)
+            .ok()
+            .filter(|w| !w.is_zero() && *w <= MAX_DORA_WINDOW)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "query parameter `window` must be a Prometheus duration from 1ms to 100y (e.g. 30d), not {window_text:?}"
+                ))
+            })?;
         let now = Utc::now();
         let query = DoraQuery {
             service,
@@ -267,7 +266,7 @@ async fn dora(State(store): State<Store>, params: Params) -> Response {
             figures: dora_figures(&inputs, now, window),
             service: query.service,
             environment: query.environment,
-            window: format_duration(window),
+            window: window_text.to_string(),
         })
     };
     match result.await {
