@@ -6,7 +6,10 @@ mod alerts_in;
 mod deploys;
 mod error;
 pub mod metrics;
+mod otlp;
 mod remote_write;
+mod remote_write_v2;
+mod samples_append;
 
 pub use error::IngestError;
 
@@ -62,6 +65,7 @@ pub fn router(state: IngestState) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/api/v1/write", post(remote_write::receive))
+        .route("/v1/metrics", post(otlp::receive))
         .route("/api/v1/deploys", post(deploys::record))
         .route("/api/v2/alerts", post(alerts_in::post_alerts))
         .route("/api/v1/alertmanager", post(alerts_in::post_webhook))

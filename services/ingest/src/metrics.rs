@@ -41,6 +41,30 @@ pub static APPEND_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static HISTOGRAMS_REFUSED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_native_histograms_refused_total",
+        "Native histogram samples (remote write 2.0) and OTLP exponential histogram points not written: the window holds floats only."
+    )
+    .expect("metric registers once")
+});
+
+pub static EXEMPLARS_DROPPED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_exemplars_dropped_total",
+        "Exemplars received with remote write 2.0 and dropped (no exemplar storage)."
+    )
+    .expect("metric registers once")
+});
+
+pub static OTLP_POINTS_REJECTED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_otlp_points_rejected_total",
+        "OTLP data points rejected in a partial success (delta temporality, exponential histograms, malformed points)."
+    )
+    .expect("metric registers once")
+});
+
 pub fn count_request(handler: &str, code: u16) {
     REQUESTS
         .with_label_values(&[handler, &code.to_string()])
@@ -55,4 +79,9 @@ pub fn register() {
     LazyLock::force(&SAMPLES);
     LazyLock::force(&RECEIVED_BYTES);
     LazyLock::force(&APPEND_DURATION);
+    REQUESTS.with_label_values(&["remote_write_v2", "204"]);
+    REQUESTS.with_label_values(&["otlp", "200"]);
+    LazyLock::force(&HISTOGRAMS_REFUSED);
+    LazyLock::force(&EXEMPLARS_DROPPED);
+    LazyLock::force(&OTLP_POINTS_REJECTED);
 }

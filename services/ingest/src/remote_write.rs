@@ -4,6 +4,7 @@
 
 use crate::error::IngestError;
 use crate::metrics;
+use crate::remote_write_v2::Protocol;
 use crate::IngestState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -26,6 +27,14 @@ pub async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match crate::remote_write_v2::protocol(&headers) {
+        Ok(Protocol::V1) => {}
+        Ok(Protocol::V2) => return crate::remote_write_v2::receive(&state, &headers, body).await,
+        Err(err) => {
+            metrics::count_request(HANDLER, err.status().as_u16());
+            return err.into_response();
+        }
+    }
     let result = accept(&state, &headers, body).await;
     let code = match &result {
         Ok(()) => StatusCode::NO_CONTENT,
@@ -100,9 +109,8 @@ async fn accept(
     Ok(())
 }
 
-/// Remote write 1.0 is snappy-compressed protobuf; a 2.0 sender asks for
-/// `proto=io.prometheus.write.v2.Request`, which the spec says to refuse
-/// with 415 so the sender can fall back.
+/// Remote write 1.0 is snappy-compressed protobuf (the Content-Type was
+/// negotiated by `remote_write_v2::protocol`).
 fn check_headers(headers: &HeaderMap) -> Result<(), IngestError> {
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
         let encoding = encoding.to_str().unwrap_or_default();
@@ -110,14 +118,6 @@ fn check_headers(headers: &HeaderMap) -> Result<(), IngestError> {
             return Err(IngestError::UnsupportedMediaType(format!(
                 "Content-Encoding {encoding:?} is not supported; remote write must be snappy"
             )));
-        }
-    }
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let content_type = content_type.to_str().unwrap_or_default();
-        if content_type.contains("io.prometheus.write.v2.Request") {
-            return Err(IngestError::UnsupportedMediaType(
-                "remote write 2.0 is not supported yet; send prometheus.WriteRequest (1.0)".into(),
-            ));
         }
     }
     Ok(())
