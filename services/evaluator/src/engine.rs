@@ -10,14 +10,15 @@
 
 use crate::alerting::restore;
 use crate::deploys::{Attribution, DeployTracker};
+use crate::external::{ExternalAlerts, EXTERNAL_GROUP_KEY};
 use crate::group_eval::{EvalEnv, GroupRun};
 use crate::metrics;
 use crate::retention::reach_ms;
 use crate::rules::{Rule, RuleGroup};
 use crate::scaling::runtime::{AlertScaleRouter, ScalerRuntime};
 use crate::scaling::{ScalerConfig, ScalerState};
-use closeloop_core::events::DeployRecorded;
 use closeloop_core::events::{AlertEvent, ScaleCause};
+use closeloop_core::events::{DeployRecorded, ExternalAlertReceived};
 use closeloop_core::remote_write::RemoteWriteError;
 use closeloop_core::remote_write_walk::walk;
 use closeloop_core::{EventPayload, LabelSet};
@@ -107,6 +108,10 @@ pub struct Evaluator {
     /// then sees no data and holds).
     scaler_queries: Vec<Option<closeloop_promql::Expr>>,
     alert_router: Option<AlertScaleRouter>,
+    /// Alerts other systems sent (module `external`), and whether this
+    /// evaluator decides for them (it owns `EXTERNAL_GROUP_KEY`).
+    external: ExternalAlerts,
+    external_owned: bool,
 }
 
 impl Evaluator {
@@ -154,6 +159,8 @@ impl Evaluator {
             scalers: Vec::new(),
             scaler_queries: Vec::new(),
             alert_router: None,
+            external: ExternalAlerts::default(),
+            external_owned: true,
         }
     }
 
@@ -366,6 +373,43 @@ impl Evaluator {
         for scaler in &mut self.scalers {
             scaler.owned = owned(&scaler.key);
         }
+        self.external_owned = owned(EXTERNAL_GROUP_KEY);
+    }
+
+    /// Alertmanager's `resolve_timeout` for external alerts not re-sent.
+    pub fn set_resolve_timeout(&mut self, resolve_timeout_ms: i64) {
+        self.external.set_resolve_timeout(resolve_timeout_ms);
+    }
+
+    /// Folds an alert another system sent, received at `received_ms`.
+    pub fn receive_external(&mut self, alert: &ExternalAlertReceived, received_ms: i64) {
+        self.external.receive(alert, received_ms);
+    }
+
+    /// Folds a decision about an external alert read back from the log.
+    pub fn fold_external_decision(&mut self, payload: &EventPayload) {
+        self.external.fold_decision(payload);
+    }
+
+    /// Fires new external alerts and resolves ended ones as of
+    /// `watermark_ms`, with suspect deploys as for rule alerts; nothing
+    /// unless this evaluator owns external alerts.
+    pub fn decide_external(&mut self, watermark_ms: i64) -> Vec<Decision> {
+        if !self.external_owned {
+            return Vec::new();
+        }
+        let (deploys, attribution) = (&self.deploys, &self.config.attribution);
+        let suspects =
+            |labels: &LabelSet, active_at: i64| deploys.suspects(attribution, labels, active_at);
+        self.external
+            .decide(watermark_ms, &suspects)
+            .into_iter()
+            .map(|(payload, occurred_at_ms, key)| Decision {
+                payload,
+                occurred_at_ms,
+                key,
+            })
+            .collect()
     }
 
     pub fn owned_scaler_count(&self) -> usize {

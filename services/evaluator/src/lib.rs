@@ -6,6 +6,7 @@
 pub mod alerting;
 pub mod deploys;
 pub mod engine;
+pub mod external;
 mod group_eval;
 pub mod metrics;
 pub mod retention;

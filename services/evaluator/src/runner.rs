@@ -245,8 +245,14 @@ impl Runner {
                 watermark = watermark.max((self.policy.wall_clock_ms)() - follow);
             }
         }
+        // External alerts fire on receipt, not on the next tick.
+        let external = self
+            .evaluator
+            .decide_external(watermark.max(self.watermark_ms));
+        let decided_external = !external.is_empty();
+        self.append_decisions(external).await?;
         if watermark <= self.watermark_ms {
-            return Ok(false);
+            return Ok(decided_external);
         }
         self.watermark_ms = watermark;
         metrics::WATERMARK.set(watermark / 1000);
@@ -285,11 +291,9 @@ impl Runner {
                 };
                 match &event.payload {
                     EventPayload::SamplesReceived(batch) => {
-                        let appended = self.evaluator.append_received(
-                            &batch.format,
-                            &batch.body,
-                            MAX_DECODED,
-                        );
+                        let appended =
+                            self.evaluator
+                                .append_received(&batch.format, &batch.body, MAX_DECODED);
                         match appended {
                             Ok(()) => {
                                 if let Some(max) = batch.max_timestamp_ms {
@@ -587,8 +591,14 @@ impl Runner {
                 EventPayload::AlertPending(e)
                 | EventPayload::AlertFiring(e)
                 | EventPayload::AlertResolved(e) => &e.rule_group,
+                EventPayload::ExternalAlertReceived(alert) => {
+                    let at = event.envelope.occurred_at.timestamp_millis();
+                    evaluator.receive_external(alert, at);
+                    return;
+                }
                 _ => return,
             };
+            evaluator.fold_external_decision(&event.payload);
             if let EventPayload::AlertFiring(alert) = &event.payload {
                 let at = event.envelope.occurred_at.timestamp_millis();
                 evaluator.observe_alert(event.envelope.id, alert, at, true, |key| {
