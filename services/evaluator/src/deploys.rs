@@ -200,6 +200,19 @@ mod tests {
     }
 
     #[test]
+    fn a_suspect_names_the_commits_of_its_deploy() {
+        let mut tracker = DeployTracker::default();
+        let mut shipped = deploy("v3", DeployStatus::Succeeded);
+        shipped.commits = vec![closeloop_core::events::Commit {
+            sha: "9fceb02d0ae5".into(),
+            authored_at: None,
+        }];
+        tracker.record(Uuid::now_v7(), &shipped, 1_000_000);
+        let suspects = tracker.suspects(&attribution(), &alert_labels(), 1_500_000);
+        assert_eq!(suspects[0].commits, ["9fceb02d0ae5"]);
+    }
+
+    #[test]
     fn deploys_after_the_alert_or_outside_the_window_are_not_suspects() {
         let mut tracker = DeployTracker::default();
         tracker.record(Uuid::now_v7(), &deploy("v1", DeployStatus::Succeeded), 0);
