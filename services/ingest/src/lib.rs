@@ -5,6 +5,7 @@
 mod alerts_in;
 mod deploys;
 mod error;
+pub mod limits;
 pub mod metrics;
 mod otlp;
 mod remote_write;
@@ -27,6 +28,11 @@ pub struct IngestLimits {
     pub max_body_bytes: usize,
     /// Largest remote-write body after snappy decompression (413 above).
     pub max_decoded_bytes: usize,
+    /// Most series one request may carry (413 above; 0: no limit).
+    pub max_series_per_request: usize,
+    /// Longest label name and value in bytes (400 above; 0: no limit).
+    pub max_label_name_length: usize,
+    pub max_label_value_length: usize,
 }
 
 impl Default for IngestLimits {
@@ -36,6 +42,11 @@ impl Default for IngestLimits {
         IngestLimits {
             max_body_bytes: 16 << 20,
             max_decoded_bytes: 64 << 20,
+            // Prometheus sends at most max_samples_per_send (2000 in 2.42)
+            // series a request; label bounds as Cortex/Mimir default them.
+            max_series_per_request: 100_000,
+            max_label_name_length: 1024,
+            max_label_value_length: 2048,
         }
     }
 }

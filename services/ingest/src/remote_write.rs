@@ -3,6 +3,7 @@
 //! came; the evaluator decodes it again downstream.
 
 use crate::error::IngestError;
+use crate::limits;
 use crate::metrics;
 use crate::remote_write_v2::Protocol;
 use crate::IngestState;
@@ -63,15 +64,25 @@ async fn accept(
             },
         )?;
     let mut key = None;
+    let mut over_limit = None;
     let summary = remote_write_walk::walk(&raw, |index, series| {
         remote_write::validate_labels(index, series.labels.iter().copied())?;
+        if let Err(err) = limits::check_series(&state.limits, index, series.labels.iter().copied())
+        {
+            over_limit = Some(err);
+            return Err(RemoteWriteError::Wire("over a configured limit"));
+        }
         // Prometheus shards by series, so the first series stands for the batch.
         if key.is_none() {
             key = Some(fingerprint_sorted(series.labels.iter().copied()).to_string());
         }
         Ok(())
     })
-    .map_err(|e| IngestError::BadRequest(e.to_string()))?;
+    .map_err(|e| {
+        over_limit
+            .take()
+            .unwrap_or(IngestError::BadRequest(e.to_string()))
+    })?;
 
     let now = (state.clock)();
     // Event time of a batch is its newest sample; metadata-only requests
