@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs against, when missing:
 # Prometheus 2.42 and promtool (package `prometheus`) as a real remote-write
-# sender and the oracle for rule checks, and the C libraries the build links.
+# sender and the oracle for rule checks, Alertmanager 0.25 (package
+# `prometheus-alertmanager`), and the C libraries the build links.
 # Redmine has its own script.
 set -euo pipefail
 
@@ -13,6 +14,8 @@ missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v protoc >/dev/null 2>&1 || missing+=(protobuf-compiler)
+# Alertmanager 0.25 as a real webhook sender into /api/v1/alertmanager.
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 # Build dependencies: the actuator's Kubernetes client links the system
 # OpenSSL (reqwest's native-tls), found through pkg-config.
 dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libssl-dev)
