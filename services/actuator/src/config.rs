@@ -5,6 +5,9 @@
 
 use crate::matcher::parse_matchers;
 use crate::scale::ScaleTargetConfig;
+pub use crate::tracker_config::{
+    GithubConfig, GitlabConfig, IssuePolicy, JiraApiVersion, JiraConfig, RateLimitConfig,
+};
 use closeloop_core::duration::parse_duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer};
@@ -92,6 +95,12 @@ pub struct ReceiverConfig {
     #[serde(default)]
     pub redmine_configs: Vec<RedmineConfig>,
     #[serde(default)]
+    pub github_configs: Vec<GithubConfig>,
+    #[serde(default)]
+    pub gitlab_configs: Vec<GitlabConfig>,
+    #[serde(default)]
+    pub jira_configs: Vec<JiraConfig>,
+    #[serde(default)]
     pub scale_configs: Vec<ScaleConfig>,
 }
 
@@ -116,6 +125,8 @@ pub enum OnResolved {
     Close,
     /// Add a note, leave the status alone.
     Comment,
+    /// Add a note and the receiver's `resolved_label` (trackers with labels).
+    Label,
     /// Do nothing.
     None,
 }
@@ -147,6 +158,14 @@ pub struct RedmineConfig {
     /// issue (Redmine's default "In Progress").
     #[serde(default = "default_reopened_status_id")]
     pub reopened_status_id: u32,
+    /// Closed statuses that mean "won't fix" (Redmine's default
+    /// "Rejected" is 6): closeloop never reopens nor refiles those.
+    #[serde(default = "default_wont_fix_status_ids")]
+    pub wont_fix_status_ids: Vec<u32>,
+    /// How long after closeloop closed an issue a recurrence reopens it
+    /// rather than filing a new one.
+    #[serde(default = "default_reopen_window", deserialize_with = "duration")]
+    pub reopen_window: Duration,
     /// Labels named in the issue subject, in this order, when present.
     #[serde(default = "default_subject_labels")]
     pub subject_labels: Vec<String>,
@@ -189,6 +208,12 @@ fn default_closed_status_id() -> u32 {
 }
 fn default_reopened_status_id() -> u32 {
     DEFAULT_REOPENED_STATUS_ID
+}
+fn default_wont_fix_status_ids() -> Vec<u32> {
+    vec![6]
+}
+fn default_reopen_window() -> Duration {
+    crate::tracker_config::DEFAULT_REOPEN_WINDOW
 }
 fn default_subject_labels() -> Vec<String> {
     vec!["service".into(), "environment".into()]
@@ -257,6 +282,7 @@ impl ActuatorConfig {
                 ));
             }
             check_receiver(receiver, &path, &mut problems);
+            check_trackers(receiver, &path, &mut problems);
             check_scale_configs(receiver, &path, &self.scalers, &mut problems);
         }
         let mut scaler_names = BTreeSet::new();
@@ -311,6 +337,39 @@ impl ActuatorConfig {
                 }
             }
         }
+        for (i, receiver) in self.receivers.iter_mut().enumerate() {
+            let path = |kind: &str, j: usize| format!("receivers[{i}].{kind}[{j}]");
+            for (j, c) in receiver.github_configs.iter_mut().enumerate() {
+                load_token(
+                    &path("github_configs", j),
+                    &mut c.token,
+                    &c.token_file,
+                    &c.token_env,
+                    &mut c.token_loaded,
+                    &mut problems,
+                );
+            }
+            for (j, c) in receiver.gitlab_configs.iter_mut().enumerate() {
+                load_token(
+                    &path("gitlab_configs", j),
+                    &mut c.token,
+                    &c.token_file,
+                    &c.token_env,
+                    &mut c.token_loaded,
+                    &mut problems,
+                );
+            }
+            for (j, c) in receiver.jira_configs.iter_mut().enumerate() {
+                load_token(
+                    &path("jira_configs", j),
+                    &mut c.token,
+                    &c.token_file,
+                    &c.token_env,
+                    &mut c.token_loaded,
+                    &mut problems,
+                );
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -334,6 +393,12 @@ fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<Conf
     for (j, redmine) in receiver.redmine_configs.iter().enumerate() {
         let path = format!("{path}.redmine_configs[{j}]");
         check_url(&redmine.url, &format!("{path}.url"), problems);
+        if redmine.on_resolved == OnResolved::Label {
+            problems.push(problem(
+                format!("{path}.on_resolved"),
+                "Redmine issues have no labels: use close, comment or none",
+            ));
+        }
         if redmine.project.is_empty() {
             problems.push(problem(format!("{path}.project"), "project is empty"));
         }
@@ -347,6 +412,160 @@ fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<Conf
             }
             _ => {}
         }
+    }
+}
+
+/// Reads `token_file` or `token_env` into `token`.
+fn load_token(
+    path: &str,
+    token: &mut Option<SecretString>,
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+    loaded: &mut bool,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if let Some(file) = file {
+        let path = format!("{path}.token_file");
+        match std::fs::read_to_string(file) {
+            Ok(text) if !text.trim().is_empty() => {
+                *token = Some(SecretString::from(text.trim().to_string()));
+                *loaded = true;
+            }
+            Ok(_) => problems.push(problem(path, format!("{} is empty", file.display()))),
+            Err(e) => problems.push(problem(
+                path,
+                format!("cannot read {}: {e}", file.display()),
+            )),
+        }
+    } else if let Some(name) = env {
+        let path = format!("{path}.token_env");
+        match std::env::var(name) {
+            Ok(text) if !text.trim().is_empty() => {
+                *token = Some(SecretString::from(text.trim().to_string()));
+                *loaded = true;
+            }
+            _ => problems.push(problem(
+                path,
+                format!("environment variable {name} is unset or empty"),
+            )),
+        }
+    }
+}
+
+/// Exactly one token source; a loaded one counts once.
+fn check_token(
+    path: &str,
+    token: &Option<SecretString>,
+    file: &Option<PathBuf>,
+    env: &Option<String>,
+    loaded: bool,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let sources = usize::from(token.is_some() && !loaded)
+        + usize::from(file.is_some())
+        + usize::from(env.is_some());
+    match sources {
+        0 if token.is_none() => {
+            problems.push(problem(path, "token, token_file or token_env is required"))
+        }
+        0 | 1 => {}
+        _ => problems.push(problem(path, "set one of token, token_file and token_env")),
+    }
+}
+
+fn check_common(
+    path: &str,
+    policy: &IssuePolicy,
+    rate: &RateLimitConfig,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    if rate.requests_per_minute == 0 {
+        problems.push(problem(
+            format!("{path}.rate_limit.requests_per_minute"),
+            "must be above 0",
+        ));
+    }
+    if rate.burst == 0 {
+        problems.push(problem(
+            format!("{path}.rate_limit.burst"),
+            "must be above 0",
+        ));
+    }
+    if policy.on_resolved == OnResolved::Label && policy.resolved_label.is_empty() {
+        problems.push(problem(
+            format!("{path}.resolved_label"),
+            "on_resolved: label needs a label",
+        ));
+    }
+    for (field, template) in [("title", &policy.title), ("body", &policy.body)] {
+        if let Some(text) = template {
+            if let Err(e) = crate::issues::render::check_template(text) {
+                problems.push(problem(format!("{path}.{field}"), e));
+            }
+        }
+    }
+    for (k, text) in policy.labels.iter().enumerate() {
+        if let Err(e) = crate::issues::render::check_template(text) {
+            problems.push(problem(format!("{path}.labels[{k}]"), e));
+        }
+    }
+}
+
+fn check_trackers(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<ConfigProblem>) {
+    for (j, c) in receiver.github_configs.iter().enumerate() {
+        let path = format!("{path}.github_configs[{j}]");
+        check_url(&c.api_url, &format!("{path}.api_url"), problems);
+        let parts: Vec<&str> = c.repository.split('/').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            problems.push(problem(
+                format!("{path}.repository"),
+                format!("{:?} is not owner/name", c.repository),
+            ));
+        }
+        check_token(
+            &path,
+            &c.token,
+            &c.token_file,
+            &c.token_env,
+            c.token_loaded,
+            problems,
+        );
+        check_common(&path, &c.policy(), &c.rate_limit, problems);
+    }
+    for (j, c) in receiver.gitlab_configs.iter().enumerate() {
+        let path = format!("{path}.gitlab_configs[{j}]");
+        check_url(&c.url, &format!("{path}.url"), problems);
+        if c.project.is_empty() {
+            problems.push(problem(format!("{path}.project"), "project is empty"));
+        }
+        check_token(
+            &path,
+            &c.token,
+            &c.token_file,
+            &c.token_env,
+            c.token_loaded,
+            problems,
+        );
+        check_common(&path, &c.policy(), &c.rate_limit, problems);
+    }
+    for (j, c) in receiver.jira_configs.iter().enumerate() {
+        let path = format!("{path}.jira_configs[{j}]");
+        check_url(&c.url, &format!("{path}.url"), problems);
+        if c.project_key.is_empty() {
+            problems.push(problem(
+                format!("{path}.project_key"),
+                "project_key is empty",
+            ));
+        }
+        check_token(
+            &path,
+            &c.token,
+            &c.token_file,
+            &c.token_env,
+            c.token_loaded,
+            problems,
+        );
+        check_common(&path, &c.policy(), &c.rate_limit, problems);
     }
 }
 

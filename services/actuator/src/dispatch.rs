@@ -187,7 +187,7 @@ impl Actuator {
             fingerprint: alert.fingerprint.clone(),
         };
         let known = self.state.issue(&key).cloned();
-        if !wants_request(known.as_ref(), action, integration.on_resolved) {
+        if !wants_request(known.as_ref(), action, integration.policy.on_resolved) {
             return Ok(Progress::Done);
         }
         let id = request_id(event.envelope.id, &receiver.name, &integration.name);
@@ -222,8 +222,8 @@ impl Actuator {
             receiver: &receiver.name,
             alert,
             action,
-            on_resolved: integration.on_resolved,
-            subject_labels: &integration.subject_labels,
+            policy: &integration.policy,
+            now: Utc::now(),
         };
         let attempted = self
             .with_retries(&ctx, stop, || {
@@ -240,8 +240,11 @@ impl Actuator {
                 metrics::ISSUES_FILED.with_label_values(&[kind]).inc();
                 info!(receiver = %receiver.name, tracker = kind, issue_id = %issue.id, fingerprint = %alert.fingerprint, "issue filed");
             }
-            IssueOutcome::LeftClosed { issue_id } => {
-                info!(receiver = %receiver.name, tracker = kind, issue_id = %issue_id, fingerprint = %alert.fingerprint, "issue closed in the tracker, left closed");
+            IssueOutcome::Counted {
+                issue_id,
+                occurrences,
+            } => {
+                info!(receiver = %receiver.name, tracker = kind, issue_id = %issue_id, occurrences, fingerprint = %alert.fingerprint, "issue closed as won't fix; recurrence counted, tracker left alone");
             }
             other => {
                 debug!(receiver = %receiver.name, tracker = kind, outcome = ?other, "issue updated")

@@ -21,23 +21,40 @@ pub async fn send(
         .send()
         .await
         .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
+    into_result(what, response).await
+}
+
+/// A 2xx answer as it is; anything else as `DeliveryError::Status`.
+pub async fn into_result(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<reqwest::Response, DeliveryError> {
     if response.status().is_success() {
         return Ok(response);
     }
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
+    let headers = response.headers().clone();
+    // The body only helps the operator; failing to read it is not an error.
+    let body = response.text().await.unwrap_or_default();
+    Err(status_error(what, status, &headers, &body))
+}
+
+pub fn status_error(
+    what: &str,
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &str,
+) -> DeliveryError {
+    let retry_after = headers
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, Utc::now()));
-    // The body only helps the operator; failing to read it is not an error.
-    let body = response.text().await.unwrap_or_default();
-    Err(DeliveryError::Status {
+    DeliveryError::Status {
         what: what.to_string(),
         status,
         body: truncate(body.trim(), MAX_ERROR_BODY),
         retry_after,
-    })
+    }
 }
 
 fn truncate(text: &str, max_chars: usize) -> String {

@@ -18,17 +18,20 @@ pub mod issues;
 pub mod matcher;
 pub mod metrics;
 mod plan;
+pub mod rate_budget;
 pub mod retry;
 pub mod routing;
 mod runner;
 pub mod scale;
 pub mod state;
+mod tracker_config;
 pub mod webhook;
 pub mod webhook_payload;
 
 pub use config::{
-    ActuatorConfig, ConfigError, ConfigProblem, DeliveryConfig, OnResolved, ReceiverConfig,
-    RedmineConfig, RouteConfig, ScaleConfig, ScalerTarget, WebhookConfig,
+    ActuatorConfig, ConfigError, ConfigProblem, DeliveryConfig, GithubConfig, GitlabConfig,
+    JiraApiVersion, JiraConfig, OnResolved, RateLimitConfig, ReceiverConfig, RedmineConfig,
+    RouteConfig, ScaleConfig, ScalerTarget, WebhookConfig,
 };
 pub use error::{ActuatorError, DeliveryError};
 pub use http::USER_AGENT;

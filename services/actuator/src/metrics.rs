@@ -2,7 +2,10 @@
 //! values are integration and tracker kinds (`webhook`, `redmine`) and
 //! update kinds, never receiver names or URLs, so cardinality stays fixed.
 
-use prometheus::{register_histogram_vec, register_int_counter_vec, HistogramVec, IntCounterVec};
+use prometheus::{
+    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, HistogramVec,
+    IntCounterVec, IntGaugeVec,
+};
 use std::sync::LazyLock;
 
 /// Notifications delivered (2xx), per integration kind.
@@ -54,6 +57,36 @@ pub static DELIVERY_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("registering closeloop_actuator_delivery_duration_seconds: {e}"))
 });
 
+/// Requests waiting for their tracker's rate budget right now.
+pub static TRACKER_WAITING: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "closeloop_tracker_requests_waiting",
+        "Tracker requests waiting for the tracker's rate budget, per tracker kind.",
+        &["tracker"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_tracker_requests_waiting: {e}"))
+});
+
+/// Answers where the tracker refused a request for its rate (429, GitHub's
+/// 403 secondary limit); each pauses the instance's budget.
+pub static TRACKER_THROTTLED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_tracker_throttled_total",
+        "Tracker answers that refused a request for its rate, per tracker kind.",
+        &["tracker"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_tracker_throttled_total: {e}"))
+});
+
+pub static TRACKER_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "closeloop_tracker_requests_total",
+        "HTTP requests sent to issue trackers through their rate budget, per tracker kind.",
+        &["tracker"]
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_tracker_requests_total: {e}"))
+});
+
 /// `result`: applied, unchanged, drifted, failed. `scaler` values come
 /// from the config, so they are bounded.
 pub static SCALE_ACTIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -78,8 +111,11 @@ pub fn register_scalers<'a>(scalers: impl IntoIterator<Item = &'a str>) {
 
 /// Integration kinds this crate knows; metrics are pre-created for each so
 /// dashboards see zeros rather than missing series.
-pub const INTEGRATIONS: [&str; 2] = ["webhook", "redmine"];
-pub const UPDATE_KINDS: [&str; 5] = ["adopted", "recurred", "resolved", "closed", "reopened"];
+pub const INTEGRATIONS: [&str; 5] = ["webhook", "redmine", "github", "gitlab", "jira"];
+pub const TRACKERS: [&str; 4] = ["redmine", "github", "gitlab", "jira"];
+pub const UPDATE_KINDS: [&str; 7] = [
+    "adopted", "recurred", "resolved", "closed", "reopened", "labelled", "counted",
+];
 
 /// Registers every metric with its known label values at zero.
 pub fn register() {
@@ -88,9 +124,14 @@ pub fn register() {
         NOTIFICATION_FAILURES.with_label_values(&[integration]);
         DELIVERY_DURATION.with_label_values(&[integration]);
     }
-    ISSUES_FILED.with_label_values(&["redmine"]);
-    for kind in UPDATE_KINDS {
-        ISSUE_UPDATES.with_label_values(&["redmine", kind]);
+    for tracker in TRACKERS {
+        ISSUES_FILED.with_label_values(&[tracker]);
+        TRACKER_WAITING.with_label_values(&[tracker]);
+        TRACKER_THROTTLED.with_label_values(&[tracker]);
+        TRACKER_REQUESTS.with_label_values(&[tracker]);
+        for kind in UPDATE_KINDS {
+            ISSUE_UPDATES.with_label_values(&[tracker, kind]);
+        }
     }
 }
 
@@ -110,6 +151,8 @@ mod tests {
             "closeloop_issues_filed_total",
             "closeloop_issue_updates_total",
             "closeloop_actuator_delivery_duration_seconds",
+            "closeloop_tracker_requests_waiting",
+            "closeloop_tracker_throttled_total",
         ] {
             assert!(
                 names.iter().any(|n| n == wanted),

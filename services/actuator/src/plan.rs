@@ -1,9 +1,11 @@
 //! The config compiled for use: the route tree, and each receiver's
 //! integrations with their clients, built once at start.
 
-use crate::config::{ActuatorConfig, ConfigError, ConfigProblem, OnResolved, WebhookConfig};
+use crate::config::{ActuatorConfig, ConfigError, ConfigProblem, IssuePolicy, WebhookConfig};
+use crate::issues::github::GithubTracker;
 use crate::issues::redmine::RedmineTracker;
 use crate::issues::IssueTracker;
+use crate::rate_budget::Budgets;
 use crate::retry::RetryPolicy;
 use crate::routing::RouteTree;
 use crate::scale::{build_target, ScaleTarget};
@@ -38,8 +40,7 @@ pub(crate) struct TrackerIntegration {
     /// `redmine_configs[i]`, as in events.
     pub name: String,
     pub tracker: Arc<dyn IssueTracker>,
-    pub on_resolved: OnResolved,
-    pub subject_labels: Vec<String>,
+    pub policy: IssuePolicy,
 }
 
 impl Plan {
@@ -48,6 +49,8 @@ impl Plan {
         let timeout = config.delivery.timeout;
         let mut receivers = HashMap::new();
         let mut problems = Vec::new();
+        // One budget per tracker instance, across all receivers.
+        let mut budgets = Budgets::default();
         for (i, receiver) in config.receivers.iter().enumerate() {
             let webhooks = receiver
                 .webhook_configs
@@ -64,8 +67,16 @@ impl Plan {
                     Ok(tracker) => trackers.push(TrackerIntegration {
                         name: format!("redmine_configs[{j}]"),
                         tracker: Arc::new(tracker),
-                        on_resolved: c.on_resolved,
-                        subject_labels: c.subject_labels.clone(),
+                        policy: IssuePolicy {
+                            labels: Vec::new(),
+                            assignees: Vec::new(),
+                            title: None,
+                            body: None,
+                            subject_labels: c.subject_labels.clone(),
+                            on_resolved: c.on_resolved,
+                            resolved_label: String::new(),
+                            reopen_window: c.reopen_window,
+                        },
                     }),
                     Err(e) => problems.push(ConfigProblem {
                         path: format!("receivers[{i}].redmine_configs[{j}]"),
@@ -73,6 +84,20 @@ impl Plan {
                     }),
                 }
             }
+            for (j, c) in receiver.github_configs.iter().enumerate() {
+                match GithubTracker::new(c, http.clone(), timeout, &mut budgets) {
+                    Ok(tracker) => trackers.push(TrackerIntegration {
+                        name: format!("github_configs[{j}]"),
+                        tracker: Arc::new(tracker),
+                        policy: c.policy(),
+                    }),
+                    Err(e) => problems.push(ConfigProblem {
+                        path: format!("receivers[{i}].github_configs[{j}]"),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+            // gitlab_configs and jira_configs: wired here by their adapters.
             receivers.insert(
                 receiver.name.clone(),
                 Receiver {

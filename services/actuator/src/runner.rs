@@ -351,7 +351,7 @@ impl Actuator {
                 replayed += records.len();
                 for record in &records {
                     match Event::from_json(&record.value) {
-                        Ok(event) => self.state.apply(&event.payload),
+                        Ok(event) => self.state.apply(&event.payload, event.envelope.occurred_at),
                         Err(e) => {
                             warn!(topic = %topic, partition, offset = record.offset, error = %e, "skipping undecodable outcome")
                         }
@@ -401,7 +401,7 @@ impl Actuator {
         let topic = self.topics.outcomes.clone();
         self.append(&topic, events.clone()).await?;
         for event in &events {
-            self.state.apply(&event.payload);
+            self.state.apply(&event.payload, event.envelope.occurred_at);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! updated by the same `apply` as outcomes are written.
 
 use crate::issues::decide::KnownIssue;
+use chrono::{DateTime, Utc};
 use closeloop_core::EventPayload;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -35,8 +36,9 @@ impl ActuatorState {
         self.issues.len()
     }
 
-    /// Folds one outcome event in; other events are ignored.
-    pub fn apply(&mut self, payload: &EventPayload) {
+    /// Folds one outcome event in, recorded at `at` (the envelope's
+    /// `occurred_at`); other events are ignored.
+    pub fn apply(&mut self, payload: &EventPayload, at: DateTime<Utc>) {
         let key = |receiver: &str, integration: &str, fingerprint: &str| IssueKey {
             receiver: receiver.to_string(),
             integration: integration.to_string(),
@@ -50,6 +52,7 @@ impl ActuatorState {
                         issue_id: f.issue_id.clone(),
                         url: f.issue_url.clone(),
                         closed_by_closeloop: false,
+                        closed_at: None,
                         occurrences: 1,
                     },
                 );
@@ -70,6 +73,7 @@ impl ActuatorState {
                     &c.issue_id,
                 ) {
                     issue.closed_by_closeloop = true;
+                    issue.closed_at = Some(at);
                 }
                 self.finished.insert(c.request_id);
             }
@@ -79,6 +83,7 @@ impl ActuatorState {
                     &r.issue_id,
                 ) {
                     issue.closed_by_closeloop = false;
+                    issue.closed_at = None;
                 }
                 self.finished.insert(r.request_id);
             }
@@ -177,25 +182,31 @@ mod tests {
     fn replaying_outcomes_rebuilds_the_issue_and_its_count() {
         let mut state = ActuatorState::default();
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        state.apply(&filed(a, "7"));
-        state.apply(&EventPayload::IssueCommented(IssueCommented {
-            request_id: b,
-            fingerprint: "f".into(),
-            receiver: "r".into(),
-            integration: "redmine_configs[0]".into(),
-            tracker: "redmine".into(),
-            issue_id: "7".into(),
-            reason: "recurred".into(),
-            occurrences: 2,
-        }));
-        state.apply(&EventPayload::IssueClosed(IssueClosed {
-            request_id: c,
-            fingerprint: "f".into(),
-            receiver: "r".into(),
-            integration: "redmine_configs[0]".into(),
-            tracker: "redmine".into(),
-            issue_id: "7".into(),
-        }));
+        state.apply(&filed(a, "7"), chrono::DateTime::UNIX_EPOCH);
+        state.apply(
+            &EventPayload::IssueCommented(IssueCommented {
+                request_id: b,
+                fingerprint: "f".into(),
+                receiver: "r".into(),
+                integration: "redmine_configs[0]".into(),
+                tracker: "redmine".into(),
+                issue_id: "7".into(),
+                reason: "recurred".into(),
+                occurrences: 2,
+            }),
+            chrono::DateTime::UNIX_EPOCH,
+        );
+        state.apply(
+            &EventPayload::IssueClosed(IssueClosed {
+                request_id: c,
+                fingerprint: "f".into(),
+                receiver: "r".into(),
+                integration: "redmine_configs[0]".into(),
+                tracker: "redmine".into(),
+                issue_id: "7".into(),
+            }),
+            chrono::DateTime::UNIX_EPOCH,
+        );
         let issue = state.issue(&key()).unwrap();
         assert_eq!((issue.occurrences, issue.closed_by_closeloop), (2, true));
         assert!(state.is_finished(a) && state.is_finished(b) && state.is_finished(c));
@@ -217,9 +228,9 @@ mod tests {
                 next_attempt_at: None,
             })
         };
-        state.apply(&failed(false));
+        state.apply(&failed(false), chrono::DateTime::UNIX_EPOCH);
         assert!(!state.is_finished(id));
-        state.apply(&failed(true));
+        state.apply(&failed(true), chrono::DateTime::UNIX_EPOCH);
         assert!(state.is_finished(id));
     }
 

@@ -1,13 +1,15 @@
 //! One attempt at an issue request against a tracker: look the issue up,
-//! decide (pure), act; and the outcome events that record what was done.
-//! An attempt can be repeated safely: it looks again before acting, and
-//! filing searches for the fingerprint marker before it creates.
+//! decide (pure, [`super::decide`]), act; and the outcome events that
+//! record what was done. An attempt can be repeated safely: it looks again
+//! before acting, and filing searches for the fingerprint marker before it
+//! creates.
 
-use super::decide::{decide, IssueDecision, KnownIssue, Observed};
+use super::decide::{decide, IssueDecision, KnownIssue, Observed, Policy, Previous, Resolution};
 use super::render;
-use super::{IssueTracker, IssueUpdate, NewIssue, TrackerIssue, Transition};
-use crate::config::OnResolved;
+use super::{IssueTracker, Marker, NewIssue, TrackerIssue};
+use crate::config::IssuePolicy;
 use crate::error::DeliveryError;
+use chrono::{DateTime, Utc};
 use closeloop_core::events::{
     AlertEvent, IssueAction, IssueClosed, IssueCommented, IssueFiled, IssueReopened, SuspectDeploy,
 };
@@ -28,14 +30,15 @@ pub enum IssueOutcome {
         issue_id: String,
         occurrences: u32,
     },
-    Resolved {
+    /// Closed as won't fix: the recurrence is only counted.
+    Counted {
         issue_id: String,
-        closed: bool,
         occurrences: u32,
     },
-    /// Closed by someone else; left as it is.
-    LeftClosed {
+    Resolved {
         issue_id: String,
+        how: Resolution,
+        occurrences: u32,
     },
     Nothing,
 }
@@ -44,8 +47,25 @@ pub struct IssueRequest<'a> {
     pub receiver: &'a str,
     pub alert: &'a AlertEvent,
     pub action: IssueAction,
-    pub on_resolved: OnResolved,
-    pub subject_labels: &'a [String],
+    pub policy: &'a IssuePolicy,
+    /// Decisions are made at this time (the reopen window).
+    pub now: DateTime<Utc>,
+}
+
+/// The tracker's issue seen through the policy's eyes.
+pub fn observe(issue: Option<&TrackerIssue>, resolved_label: &str) -> Observed {
+    match issue {
+        None => Observed::Missing,
+        Some(issue) => match issue.closed_as {
+            None => Observed::Open {
+                has_resolved_label: issue.labels.iter().any(|l| l == resolved_label),
+            },
+            Some(closed_as) => Observed::Closed {
+                closed_as,
+                closed_at: issue.closed_at,
+            },
+        },
+    }
 }
 
 pub async fn carry_out(
@@ -53,91 +73,142 @@ pub async fn carry_out(
     known: Option<&KnownIssue>,
     request: &IssueRequest<'_>,
 ) -> Result<IssueOutcome, DeliveryError> {
+    let config = request.policy;
     let observed = match known {
         None => Observed::NotFiled,
-        Some(k) => match tracker.get(&k.issue_id).await? {
-            None => Observed::Missing,
-            Some(issue) if issue.open => Observed::Open,
-            Some(issue) => Observed::Closed {
-                status: issue.status,
-            },
-        },
+        Some(k) => observe(
+            tracker.get(&k.issue_id).await?.as_ref(),
+            &config.resolved_label,
+        ),
     };
-    let closed_status = tracker.closed_status();
-    let decision = decide(
-        known,
-        &observed,
-        request.action,
-        request.on_resolved,
-        &closed_status,
-    );
+    let policy = Policy {
+        on_resolved: config.on_resolved,
+        resolved_label: config.resolved_label.clone(),
+        reopen_window: config.reopen_window,
+    };
+    let decision = decide(known, &observed, request.action, &policy, request.now);
     let alert = request.alert;
     // `known` is Some for every decision but File and Nothing.
     let issue_id = known.map(|k| k.issue_id.clone()).unwrap_or_default();
     let occurrences = known.map_or(0, |k| k.occurrences);
     match decision {
-        IssueDecision::File => file(tracker, request).await,
-        IssueDecision::Recur { occurrences } => {
-            let update = IssueUpdate {
-                note: render::recurrence_note(alert, occurrences),
-                transition: None,
-            };
-            tracker.update(&issue_id, &update).await?;
+        IssueDecision::File { previous } => file(tracker, request, previous.as_ref()).await,
+        IssueDecision::Recur {
+            occurrences,
+            unlabel,
+        } => {
+            if let Some(label) = unlabel {
+                tracker.remove_label(&issue_id, &label).await?;
+            }
+            tracker
+                .comment(&issue_id, &render::recurrence_note(alert, occurrences))
+                .await?;
             Ok(IssueOutcome::Recurred {
                 issue_id,
                 occurrences,
             })
         }
         IssueDecision::Reopen { occurrences } => {
-            let update = IssueUpdate {
-                note: render::reopen_note(alert, occurrences),
-                transition: Some(Transition::Reopen),
-            };
-            tracker.update(&issue_id, &update).await?;
+            tracker
+                .reopen(&issue_id, &render::reopen_note(alert, occurrences))
+                .await?;
             Ok(IssueOutcome::Reopened {
                 issue_id,
                 occurrences,
             })
         }
-        IssueDecision::Resolve { close } => {
-            let update = IssueUpdate {
-                note: render::resolved_note(alert, close),
-                transition: close.then_some(Transition::Close),
-            };
-            tracker.update(&issue_id, &update).await?;
+        IssueDecision::CountSilently { occurrences } => Ok(IssueOutcome::Counted {
+            issue_id,
+            occurrences,
+        }),
+        IssueDecision::Resolve { how } => {
+            let closing = how == Resolution::Close;
+            let note = render::resolved_note(alert, closing);
+            match &how {
+                Resolution::Close => tracker.close(&issue_id, &note).await?,
+                Resolution::Comment => tracker.comment(&issue_id, &note).await?,
+                Resolution::Label(label) => tracker.add_label(&issue_id, label, &note).await?,
+            }
             Ok(IssueOutcome::Resolved {
                 issue_id,
-                closed: close,
+                how,
                 occurrences,
             })
         }
-        IssueDecision::LeaveClosed => Ok(IssueOutcome::LeftClosed { issue_id }),
         IssueDecision::Nothing => Ok(IssueOutcome::Nothing),
     }
 }
 
+/// The issue as closeloop would create it, marker and labels included.
+pub fn new_issue(
+    tracker: &dyn IssueTracker,
+    request: &IssueRequest<'_>,
+    previous: Option<&Previous>,
+) -> NewIssue {
+    let alert = request.alert;
+    let marker = Marker {
+        fingerprint: alert.fingerprint.clone(),
+        receiver: request.receiver.to_string(),
+    };
+    let description = format!(
+        "{}\n{}\n",
+        render::body(alert, previous),
+        tracker.hide_marker(&render::marker_lines(&alert.fingerprint, request.receiver))
+    );
+    let mut labels = render::labels(&request.policy.labels, alert);
+    for extra in ["closeloop".to_string(), marker.label()] {
+        if !labels.contains(&extra) {
+            labels.push(extra);
+        }
+    }
+    NewIssue {
+        title: render::title(alert, &request.policy.subject_labels),
+        description,
+        labels,
+        assignees: request.policy.assignees.clone(),
+    }
+}
+
+/// Adopts an open issue of this (receiver, fingerprint) other than the
+/// one being replaced — created just before a crash and never recorded —
+/// or creates one.
 async fn file(
     tracker: &dyn IssueTracker,
     request: &IssueRequest<'_>,
+    previous: Option<&Previous>,
 ) -> Result<IssueOutcome, DeliveryError> {
     let alert = request.alert;
-    let marker = render::fingerprint_marker(&alert.fingerprint);
+    let marker = Marker {
+        fingerprint: alert.fingerprint.clone(),
+        receiver: request.receiver.to_string(),
+    };
     let mut found: Vec<TrackerIssue> = tracker
         .find_by_marker(&marker)
         .await?
         .into_iter()
-        .filter(|i| render::has_markers(&i.description, &alert.fingerprint, request.receiver))
+        .filter(|i| i.open() && marker.found_in(&i.description))
+        .filter(|i| previous.is_none_or(|p| p.issue_id != i.id))
         .collect();
-    // An open one first; among equals the newest (highest numeric id).
-    found.sort_by_key(|i| (i.open, i.id.parse::<u64>().unwrap_or(0)));
+    // The newest (highest numeric id; Jira keys sort by their number).
+    found.sort_by_key(|i| issue_number(&i.id));
     if let Some(existing) = found.pop() {
         return Ok(IssueOutcome::Adopted(existing));
     }
-    let new_issue = NewIssue {
-        title: render::title(alert, request.subject_labels),
-        description: render::description(alert, request.receiver),
-    };
+    let new_issue = new_issue(tracker, request, previous);
     Ok(IssueOutcome::Filed(tracker.create(&new_issue).await?))
+}
+
+/// `42` of `42`, `#42` or `OPS-42`.
+fn issue_number(id: &str) -> u64 {
+    let digits: String = id
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().unwrap_or(0)
 }
 
 /// Identifies the request an outcome belongs to.
@@ -203,13 +274,17 @@ pub fn outcome_events(ctx: &OutcomeContext<'_>, outcome: &IssueOutcome) -> Vec<E
             }),
             commented(issue_id, "recurred", *occurrences),
         ],
+        IssueOutcome::Counted {
+            issue_id,
+            occurrences,
+        } => vec![commented(issue_id, "counted", *occurrences)],
         IssueOutcome::Resolved {
             issue_id,
-            closed,
+            how,
             occurrences,
         } => {
             let mut events = Vec::new();
-            if *closed {
+            if *how == Resolution::Close {
                 events.push(EventPayload::IssueClosed(IssueClosed {
                     request_id: ctx.request_id,
                     fingerprint: ctx.fingerprint.to_string(),
@@ -222,137 +297,33 @@ pub fn outcome_events(ctx: &OutcomeContext<'_>, outcome: &IssueOutcome) -> Vec<E
             events.push(commented(issue_id, "resolved", *occurrences));
             events
         }
-        IssueOutcome::LeftClosed { .. } | IssueOutcome::Nothing => Vec::new(),
+        IssueOutcome::Nothing => Vec::new(),
     }
 }
 
 /// The `kind` label of `closeloop_issue_updates_total` for an outcome.
 pub fn update_kinds(outcome: &IssueOutcome) -> &'static [&'static str] {
     match outcome {
-        IssueOutcome::Filed(_) | IssueOutcome::LeftClosed { .. } | IssueOutcome::Nothing => &[],
+        IssueOutcome::Filed(_) | IssueOutcome::Nothing => &[],
         IssueOutcome::Adopted(_) => &["adopted"],
         IssueOutcome::Recurred { .. } => &["recurred"],
         IssueOutcome::Reopened { .. } => &["reopened"],
-        IssueOutcome::Resolved { closed: true, .. } => &["resolved", "closed"],
-        IssueOutcome::Resolved { closed: false, .. } => &["resolved"],
+        IssueOutcome::Counted { .. } => &["counted"],
+        IssueOutcome::Resolved {
+            how: Resolution::Close,
+            ..
+        } => &["resolved", "closed"],
+        IssueOutcome::Resolved {
+            how: Resolution::Label(_),
+            ..
+        } => &["resolved", "labelled"],
+        IssueOutcome::Resolved { .. } => &["resolved"],
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use async_trait::async_trait;
-    use std::sync::Mutex;
-
-    /// An in-memory tracker: just enough to test filing and adoption.
-    #[derive(Default)]
-    struct FakeTracker {
-        issues: Mutex<Vec<TrackerIssue>>,
-    }
-
-    #[async_trait]
-    impl IssueTracker for FakeTracker {
-        fn kind(&self) -> &'static str {
-            "fake"
-        }
-        fn closed_status(&self) -> String {
-            "closed".into()
-        }
-        async fn find_by_marker(&self, marker: &str) -> Result<Vec<TrackerIssue>, DeliveryError> {
-            let issues = self.issues.lock().expect("lock");
-            Ok(issues
-                .iter()
-                .filter(|i| i.description.contains(marker))
-                .cloned()
-                .collect())
-        }
-        async fn create(&self, issue: &NewIssue) -> Result<TrackerIssue, DeliveryError> {
-            let mut issues = self.issues.lock().expect("lock");
-            let created = TrackerIssue {
-                id: (issues.len() + 1).to_string(),
-                url: String::new(),
-                title: issue.title.clone(),
-                open: true,
-                status: "open".into(),
-                description: issue.description.clone(),
-            };
-            issues.push(created.clone());
-            Ok(created)
-        }
-        async fn get(&self, id: &str) -> Result<Option<TrackerIssue>, DeliveryError> {
-            let issues = self.issues.lock().expect("lock");
-            Ok(issues.iter().find(|i| i.id == id).cloned())
-        }
-        async fn update(&self, _id: &str, _update: &IssueUpdate) -> Result<(), DeliveryError> {
-            Ok(())
-        }
-    }
-
-    fn alert() -> AlertEvent {
-        let labels: closeloop_core::LabelSet = [("alertname".to_string(), "X".to_string())].into();
-        AlertEvent {
-            fingerprint: closeloop_core::fingerprint(&labels).to_string(),
-            rule_group: "g".into(),
-            alertname: "X".into(),
-            labels,
-            annotations: Default::default(),
-            value: 1.0,
-            active_at: chrono::DateTime::UNIX_EPOCH,
-            fired_at: Some(chrono::DateTime::UNIX_EPOCH),
-            resolved_at: None,
-            suspect_deploys: Vec::new(),
-            generator_url: None,
-        }
-    }
-
-    fn existing(id: &str, open: bool, receiver: &str, alert: &AlertEvent) -> TrackerIssue {
-        TrackerIssue {
-            id: id.into(),
-            url: String::new(),
-            title: "t".into(),
-            open,
-            status: if open { "open" } else { "rejected" }.into(),
-            description: render::description(alert, receiver),
-        }
-    }
-
-    fn request(alert: &AlertEvent) -> IssueRequest<'_> {
-        IssueRequest {
-            receiver: "backlog",
-            alert,
-            action: IssueAction::Open,
-            on_resolved: OnResolved::Close,
-            subject_labels: &[],
-        }
-    }
-
-    #[tokio::test]
-    async fn filing_adopts_this_receivers_open_issue_over_a_closed_one() {
-        let alert = alert();
-        let tracker = FakeTracker::default();
-        *tracker.issues.lock().expect("lock") = vec![
-            existing("1", false, "backlog", &alert),
-            existing("2", true, "backlog", &alert),
-            existing("3", true, "other-receiver", &alert),
-        ];
-        let outcome = carry_out(&tracker, None, &request(&alert)).await;
-        assert!(
-            matches!(outcome, Ok(IssueOutcome::Adopted(ref i)) if i.id == "2"),
-            "{outcome:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn filing_creates_when_only_other_receivers_have_an_issue() {
-        let alert = alert();
-        let tracker = FakeTracker::default();
-        *tracker.issues.lock().expect("lock") = vec![existing("1", true, "other-receiver", &alert)];
-        let outcome = carry_out(&tracker, None, &request(&alert)).await;
-        assert!(
-            matches!(outcome, Ok(IssueOutcome::Filed(ref i)) if i.id == "2"),
-            "{outcome:?}"
-        );
-    }
 
     #[test]
     fn closing_is_recorded_before_the_resolution_note() {
@@ -366,7 +337,7 @@ mod tests {
         };
         let outcome = IssueOutcome::Resolved {
             issue_id: "7".into(),
-            closed: true,
+            how: Resolution::Close,
             occurrences: 2,
         };
         let types: Vec<&str> = outcome_events(&ctx, &outcome)
@@ -397,7 +368,16 @@ mod tests {
             tracker: "redmine",
             suspect_deploys: &suspects,
         };
-        let issue = existing("7", true, "r", &alert());
+        let issue = TrackerIssue {
+            id: "7".into(),
+            url: String::new(),
+            title: "t".into(),
+            closed_as: None,
+            closed_at: None,
+            status: "open".into(),
+            description: String::new(),
+            labels: Vec::new(),
+        };
         for outcome in [
             IssueOutcome::Filed(issue.clone()),
             IssueOutcome::Adopted(issue),

@@ -1,9 +1,39 @@
 //! What an alert transition does to its issue, given what closeloop has
 //! recorded about the issue and what the tracker says about it now. Pure:
-//! no I/O, no clock; the runner looks the issue up and carries it out.
+//! no I/O, no clock (`now` is an argument); the runner looks the issue up
+//! and carries the decision out. The same policy holds for every tracker.
+//!
+//! The policy, per (receiver, integration, fingerprint):
+//!
+//! - **First firing**: file an issue — after searching the tracker for the
+//!   fingerprint marker, so an issue created just before a crash (created,
+//!   never recorded) is adopted instead of doubled.
+//! - **Fires again while the issue is open**: a comment with the
+//!   occurrence count. With `on_resolved: label`, the resolved label is
+//!   taken off again.
+//! - **Fires again after the issue was closed as completed**: reopen it if
+//!   it was closed no longer than `reopen_window` ago, otherwise file a
+//!   new issue whose body links the old one. *Completed by a person* is
+//!   treated exactly like closed by closeloop: "fixed" is a claim, and a
+//!   recurrence is news the team must see; the window is counted from the
+//!   tracker's close time (or, if it gives none, the new issue is filed).
+//!   When closeloop closed it, its own recorded close time is used, so a
+//!   tracker's clock or a later edit cannot move the window.
+//! - **Closed as won't fix / not planned** (by a person, in any tracker's
+//!   terms, see [`super::ClosedAs::WontFix`]): never reopened, never
+//!   duplicated, never commented on. A recurrence is counted silently: it
+//!   is recorded in the outcome events, and no tracker call is made.
+//! - **Resolves**: `on_resolved` — `close` (note and close as completed),
+//!   `comment` (note), `label` (note and the resolved label), `none`.
+//!   An issue that is already closed is left as it is.
+//! - **Deleted from the tracker**: filed again on the next firing.
 
 use crate::config::OnResolved;
+use chrono::{DateTime, Utc};
 use closeloop_core::events::IssueAction;
+use std::time::Duration;
+
+pub use super::ClosedAs;
 
 /// What the outcomes log says about an alert's issue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +43,8 @@ pub struct KnownIssue {
     /// True after closeloop itself closed it (`IssueClosed`), false after
     /// it was filed, adopted or reopened.
     pub closed_by_closeloop: bool,
+    /// When closeloop closed it (the `IssueClosed` event's time).
+    pub closed_at: Option<DateTime<Utc>>,
     /// How many times the alert has fired while this issue existed.
     pub occurrences: u32,
 }
@@ -22,33 +54,66 @@ pub struct KnownIssue {
 pub enum Observed {
     /// There is no known issue, so nothing was looked up.
     NotFiled,
-    Open,
+    Open {
+        /// It carries the receiver's resolved label.
+        has_resolved_label: bool,
+    },
     Closed {
-        status: String,
+        closed_as: ClosedAs,
+        /// The tracker's close time, if it gives one.
+        closed_at: Option<DateTime<Utc>>,
     },
     /// The issue was deleted from the tracker.
     Missing,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The receiver's settings the policy needs.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub on_resolved: OnResolved,
+    pub resolved_label: String,
+    pub reopen_window: Duration,
+}
+
+/// The known issue a new one replaces, to link from its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    pub issue_id: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueDecision {
-    /// Look for the fingerprint marker, adopt what is found, else create.
-    File,
-    /// Add a recurrence note.
+    /// Look for the fingerprint marker, adopt an open issue found (other
+    /// than `previous`), else create; link `previous` when there is one.
+    File {
+        previous: Option<Previous>,
+    },
+    /// Add a recurrence comment; take `unlabel` off first if set.
     Recur {
         occurrences: u32,
+        unlabel: Option<String>,
     },
-    /// closeloop closed it on resolve; the alert is back: note and reopen.
+    /// Closed as completed within the reopen window: note and reopen.
     Reopen {
         occurrences: u32,
     },
-    /// Add a resolution note, and close when the policy says so.
-    Resolve {
-        close: bool,
+    /// Closed as won't fix: record the count, touch nothing.
+    CountSilently {
+        occurrences: u32,
     },
-    /// Someone other than closeloop closed it: respect that.
-    LeaveClosed,
+    /// Add a resolution note and apply the policy.
+    Resolve {
+        how: Resolution,
+    },
     Nothing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    Close,
+    Comment,
+    Label(String),
 }
 
 /// Whether a request is worth writing at all before looking anything up:
@@ -71,215 +136,80 @@ pub fn decide(
     known: Option<&KnownIssue>,
     observed: &Observed,
     action: IssueAction,
-    on_resolved: OnResolved,
-    closeloop_closed_status: &str,
+    policy: &Policy,
+    now: DateTime<Utc>,
 ) -> IssueDecision {
     let Some(known) = known else {
         return match action {
-            IssueAction::Open => IssueDecision::File,
+            IssueAction::Open => IssueDecision::File { previous: None },
             IssueAction::Resolve => IssueDecision::Nothing,
         };
     };
+    let next = known.occurrences.saturating_add(1);
     match (observed, action) {
         // Deleted in the tracker, or never looked up: start over.
-        (Observed::Missing | Observed::NotFiled, IssueAction::Open) => IssueDecision::File,
-        (Observed::Missing | Observed::NotFiled, IssueAction::Resolve) => IssueDecision::Nothing,
-        (Observed::Open, IssueAction::Open) => IssueDecision::Recur {
-            occurrences: known.occurrences.saturating_add(1),
+        (Observed::Missing | Observed::NotFiled, IssueAction::Open) => {
+            IssueDecision::File { previous: None }
+        }
+        (Observed::Open { has_resolved_label }, IssueAction::Open) => IssueDecision::Recur {
+            occurrences: next,
+            unlabel: (*has_resolved_label && policy.on_resolved == OnResolved::Label)
+                .then(|| policy.resolved_label.clone()),
         },
-        (Observed::Open, IssueAction::Resolve) => match on_resolved {
-            OnResolved::Close => IssueDecision::Resolve { close: true },
-            OnResolved::Comment => IssueDecision::Resolve { close: false },
+        (Observed::Open { .. }, IssueAction::Resolve) => match policy.on_resolved {
+            OnResolved::Close => IssueDecision::Resolve {
+                how: Resolution::Close,
+            },
+            OnResolved::Comment => IssueDecision::Resolve {
+                how: Resolution::Comment,
+            },
+            OnResolved::Label => IssueDecision::Resolve {
+                how: Resolution::Label(policy.resolved_label.clone()),
+            },
             OnResolved::None => IssueDecision::Nothing,
         },
-        (Observed::Closed { status }, action) => {
-            // Ours only while it still has the status we set: a person who
-            // changed Closed to Rejected has decided too.
-            let ours = known.closed_by_closeloop && status == closeloop_closed_status;
-            match (ours, action) {
-                (true, IssueAction::Open) => IssueDecision::Reopen {
-                    occurrences: known.occurrences.saturating_add(1),
-                },
-                (true, IssueAction::Resolve) => IssueDecision::Nothing,
-                (false, _) => IssueDecision::LeaveClosed,
+        (
+            Observed::Closed {
+                closed_as: ClosedAs::WontFix,
+                ..
+            },
+            IssueAction::Open,
+        ) => IssueDecision::CountSilently { occurrences: next },
+        (
+            Observed::Closed {
+                closed_as: ClosedAs::Completed,
+                closed_at,
+            },
+            IssueAction::Open,
+        ) => {
+            let closed_at = if known.closed_by_closeloop {
+                known.closed_at.or(*closed_at)
+            } else {
+                *closed_at
+            };
+            let within = closed_at.is_some_and(|at| {
+                (now - at)
+                    .to_std()
+                    .map_or(true, |ago| ago <= policy.reopen_window)
+            });
+            if within {
+                IssueDecision::Reopen { occurrences: next }
+            } else {
+                IssueDecision::File {
+                    previous: Some(Previous {
+                        issue_id: known.issue_id.clone(),
+                        url: known.url.clone(),
+                    }),
+                }
             }
         }
+        (
+            Observed::Missing | Observed::NotFiled | Observed::Closed { .. },
+            IssueAction::Resolve,
+        ) => IssueDecision::Nothing,
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use IssueAction::{Open, Resolve};
-
-    const CLOSED: &str = "5";
-
-    fn issue(closed_by_closeloop: bool, occurrences: u32) -> KnownIssue {
-        KnownIssue {
-            issue_id: "7".into(),
-            url: "http://redmine/issues/7".into(),
-            closed_by_closeloop,
-            occurrences,
-        }
-    }
-
-    fn closed(status: &str) -> Observed {
-        Observed::Closed {
-            status: status.into(),
-        }
-    }
-
-    #[test]
-    fn a_first_firing_files_an_issue() {
-        // given no issue, when the alert fires, then file one
-        assert_eq!(
-            decide(None, &Observed::NotFiled, Open, OnResolved::Close, CLOSED),
-            IssueDecision::File
-        );
-    }
-
-    #[test]
-    fn firing_again_while_the_issue_is_open_adds_a_note_with_the_count() {
-        let known = issue(false, 2);
-        assert_eq!(
-            decide(
-                Some(&known),
-                &Observed::Open,
-                Open,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::Recur { occurrences: 3 }
-        );
-    }
-
-    #[test]
-    fn resolving_follows_the_receivers_policy() {
-        let known = issue(false, 1);
-        let resolve = |policy| decide(Some(&known), &Observed::Open, Resolve, policy, CLOSED);
-        assert_eq!(
-            resolve(OnResolved::Close),
-            IssueDecision::Resolve { close: true }
-        );
-        assert_eq!(
-            resolve(OnResolved::Comment),
-            IssueDecision::Resolve { close: false }
-        );
-        assert_eq!(resolve(OnResolved::None), IssueDecision::Nothing);
-    }
-
-    #[test]
-    fn an_issue_a_person_closed_stays_closed_when_the_alert_fires_again() {
-        // given an issue closeloop filed and a person rejected (status 6)
-        let known = issue(false, 4);
-        // when the alert fires or resolves, then closeloop leaves it alone
-        for action in [Open, Resolve] {
-            assert_eq!(
-                decide(
-                    Some(&known),
-                    &closed("6"),
-                    action,
-                    OnResolved::Close,
-                    CLOSED
-                ),
-                IssueDecision::LeaveClosed
-            );
-        }
-        // even when the person picked the same "Closed" status closeloop uses
-        assert_eq!(
-            decide(
-                Some(&known),
-                &closed(CLOSED),
-                Open,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::LeaveClosed
-        );
-    }
-
-    #[test]
-    fn an_issue_closeloop_closed_is_reopened_when_the_alert_fires_again() {
-        let known = issue(true, 1);
-        assert_eq!(
-            decide(
-                Some(&known),
-                &closed(CLOSED),
-                Open,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::Reopen { occurrences: 2 }
-        );
-    }
-
-    #[test]
-    fn a_person_changing_closeloops_closed_status_is_respected() {
-        let known = issue(true, 1);
-        assert_eq!(
-            decide(Some(&known), &closed("6"), Open, OnResolved::Close, CLOSED),
-            IssueDecision::LeaveClosed
-        );
-    }
-
-    #[test]
-    fn a_person_reopening_the_issue_brings_back_notes_and_closing() {
-        let known = issue(true, 3);
-        assert_eq!(
-            decide(
-                Some(&known),
-                &Observed::Open,
-                Open,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::Recur { occurrences: 4 }
-        );
-    }
-
-    #[test]
-    fn an_issue_deleted_from_the_tracker_is_filed_again() {
-        let known = issue(false, 1);
-        assert_eq!(
-            decide(
-                Some(&known),
-                &Observed::Missing,
-                Open,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::File
-        );
-        assert_eq!(
-            decide(
-                Some(&known),
-                &Observed::Missing,
-                Resolve,
-                OnResolved::Close,
-                CLOSED
-            ),
-            IssueDecision::Nothing
-        );
-    }
-
-    #[test]
-    fn resolving_an_alert_without_an_issue_requests_nothing() {
-        assert!(!wants_request(None, Resolve, OnResolved::Close));
-        assert!(!wants_request(
-            Some(&issue(true, 1)),
-            Resolve,
-            OnResolved::Close
-        ));
-        assert!(!wants_request(
-            Some(&issue(false, 1)),
-            Resolve,
-            OnResolved::None
-        ));
-        assert!(wants_request(
-            Some(&issue(false, 1)),
-            Resolve,
-            OnResolved::Comment
-        ));
-        assert!(wants_request(None, Open, OnResolved::None));
-    }
-}
+#[path = "decide_tests.rs"]
+mod tests;

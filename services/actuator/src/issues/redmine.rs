@@ -1,7 +1,7 @@
 //! [`IssueTracker`] over Redmine's REST API (JSON, `X-Redmine-API-Key`),
 //! as measured against Redmine 5.0 in `shared/notes/redmine.md`.
 
-use super::{IssueTracker, IssueUpdate, NewIssue, TrackerIssue, Transition};
+use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::RedmineConfig;
 use crate::error::DeliveryError;
 use crate::http::send;
@@ -24,6 +24,7 @@ pub struct RedmineTracker {
     tracker_id: Option<u32>,
     closed_status_id: u32,
     reopened_status_id: u32,
+    wont_fix_status_ids: Vec<u32>,
     timeout: Duration,
 }
 
@@ -53,6 +54,8 @@ struct RedmineIssue {
     #[serde(default)]
     description: Option<String>,
     status: RedmineStatus,
+    #[serde(default)]
+    closed_on: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +88,7 @@ impl RedmineTracker {
             tracker_id: config.tracker_id,
             closed_status_id: config.closed_status_id,
             reopened_status_id: config.reopened_status_id,
+            wont_fix_status_ids: config.wont_fix_status_ids.clone(),
             timeout,
         })
     }
@@ -115,13 +119,22 @@ impl RedmineTracker {
             // Without is_closed, the statuses of Redmine's default data.
             None => issue.status.id != self.closed_status_id && issue.status.id != 6,
         };
+        let closed_as = if open {
+            None
+        } else if self.wont_fix_status_ids.contains(&issue.status.id) {
+            Some(ClosedAs::WontFix)
+        } else {
+            Some(ClosedAs::Completed)
+        };
         TrackerIssue {
             id: issue.id.to_string(),
             url: self.issue_url(issue.id),
             title: issue.subject,
-            open,
+            closed_as,
+            closed_at: issue.closed_on.filter(|_| !open),
             status: issue.status.id.to_string(),
             description: issue.description.unwrap_or_default(),
+            labels: Vec::new(),
         }
     }
 }
@@ -154,17 +167,13 @@ impl IssueTracker for RedmineTracker {
         "redmine"
     }
 
-    fn closed_status(&self) -> String {
-        self.closed_status_id.to_string()
-    }
-
-    async fn find_by_marker(&self, marker: &str) -> Result<Vec<TrackerIssue>, DeliveryError> {
+    async fn find_by_marker(&self, marker: &Marker) -> Result<Vec<TrackerIssue>, DeliveryError> {
         let what = "redmine issue search";
         let mut url = self.url("issues.json")?;
         url.query_pairs_mut()
             .append_pair("project_id", &self.project)
             .append_pair("status_id", "*")
-            .append_pair("description", &format!("~{marker}"))
+            .append_pair("description", &format!("~{}", marker.search_text()))
             .append_pair("sort", "id:desc")
             .append_pair("limit", SEARCH_LIMIT);
         let response = send(what, self.request(reqwest::Method::GET, url)).await?;
@@ -207,15 +216,43 @@ impl IssueTracker for RedmineTracker {
         }
     }
 
-    async fn update(&self, id: &str, update: &IssueUpdate) -> Result<(), DeliveryError> {
+    async fn comment(&self, id: &str, text: &str) -> Result<(), DeliveryError> {
+        self.put(id, json!({ "notes": text })).await
+    }
+
+    async fn close(&self, id: &str, note: &str) -> Result<(), DeliveryError> {
+        self.put(
+            id,
+            json!({ "notes": note, "status_id": self.closed_status_id }),
+        )
+        .await
+    }
+
+    async fn reopen(&self, id: &str, note: &str) -> Result<(), DeliveryError> {
+        self.put(
+            id,
+            json!({ "notes": note, "status_id": self.reopened_status_id }),
+        )
+        .await
+    }
+
+    async fn add_label(&self, _id: &str, _label: &str, _note: &str) -> Result<(), DeliveryError> {
+        Err(DeliveryError::Invalid {
+            what: "redmine issue label".into(),
+            reason: "Redmine issues have no labels".into(),
+        })
+    }
+
+    async fn remove_label(&self, _id: &str, _label: &str) -> Result<(), DeliveryError> {
+        Ok(())
+    }
+}
+
+impl RedmineTracker {
+    /// Note and status change in one request, so neither lands alone.
+    async fn put(&self, id: &str, fields: serde_json::Value) -> Result<(), DeliveryError> {
         let what = "redmine issue update";
         let url = self.url(&format!("issues/{}.json", numeric_id(id)?))?;
-        let mut fields = json!({ "notes": update.note });
-        match update.transition {
-            Some(Transition::Close) => fields["status_id"] = json!(self.closed_status_id),
-            Some(Transition::Reopen) => fields["status_id"] = json!(self.reopened_status_id),
-            None => {}
-        }
         let request = self
             .request(reqwest::Method::PUT, url)
             .json(&json!({ "issue": fields }));

@@ -2,7 +2,13 @@
 //! the suspect deploys, notes, and the marker lines that let closeloop find
 //! its own issues again. Kept to plain lines, lists and `<pre>` blocks so
 //! it reads the same in Textile and Markdown.
+//!
+//! Not done yet: `title`/`body` templates in Prometheus' template language
+//! (the evaluator's Go-template engine would have to move to a crate both
+//! use first); config validation refuses them, and labels are taken as
+//! written.
 
+use super::decide::Previous;
 use crate::webhook_payload::go_time;
 use closeloop_core::events::AlertEvent;
 use closeloop_core::LabelSet;
@@ -20,12 +26,46 @@ pub fn receiver_marker(receiver: &str) -> String {
     format!("closeloop-receiver: {receiver}")
 }
 
-/// True when `description` carries both marker lines as whole lines.
+/// Both marker lines, as the tracker's `hide_marker` wraps them.
+pub fn marker_lines(fingerprint: &str, receiver: &str) -> String {
+    format!(
+        "{}\n{}",
+        fingerprint_marker(fingerprint),
+        receiver_marker(receiver)
+    )
+}
+
+/// True when `description` carries both markers, each as a whole line
+/// once the wrapping of a hidden marker (`<!--`, `-->`) is taken off.
 pub fn has_markers(description: &str, fingerprint: &str, receiver: &str) -> bool {
     let fp = fingerprint_marker(fingerprint);
     let rc = receiver_marker(receiver);
-    let has = |wanted: &str| description.lines().any(|l| l.trim() == wanted);
+    let has = |wanted: &str| {
+        description.lines().any(|line| {
+            let line = line.trim();
+            let line = line.strip_prefix("<!--").unwrap_or(line);
+            let line = line.strip_suffix("-->").unwrap_or(line);
+            line.trim() == wanted
+        })
+    };
     has(&fp) && has(&rc)
+}
+
+/// Templates are not expanded yet (see the module doc): refuse them.
+pub fn check_template(text: &str) -> Result<(), String> {
+    if text.contains("{{") {
+        return Err("templates are not supported yet; write the text as it should appear".into());
+    }
+    Ok(())
+}
+
+/// The configured labels, as written (no templates yet), empty ones dropped.
+pub fn labels(configured: &[String], _alert: &AlertEvent) -> Vec<String> {
+    configured
+        .iter()
+        .filter(|l| !l.is_empty())
+        .cloned()
+        .collect()
 }
 
 /// `[closeloop] HighErrorRate service=checkout environment=prod`: the alert
@@ -56,7 +96,19 @@ pub fn title(alert: &AlertEvent, subject_labels: &[String]) -> String {
     format!("{cut}…")
 }
 
+/// The default body followed by the plain marker lines (Redmine's form).
 pub fn description(alert: &AlertEvent, receiver: &str) -> String {
+    format!(
+        "{}\n{}\n",
+        body(alert, None),
+        marker_lines(&alert.fingerprint, receiver)
+    )
+}
+
+/// The default body: what fired, since when, its value, labels,
+/// annotations, the generator and runbook links, the suspect deploys with
+/// version, commits, actor and CI URL, and the issue this one follows.
+pub fn body(alert: &AlertEvent, previous: Option<&Previous>) -> String {
     let started = alert.fired_at.unwrap_or(alert.active_at);
     let mut out = format!(
         "Alert *{}* is firing since {} (rule group {}).\n\n",
@@ -68,6 +120,17 @@ pub fn description(alert: &AlertEvent, receiver: &str) -> String {
     if let Some(url) = &alert.generator_url {
         out.push_str(&format!("Source: {url}\n"));
     }
+    for name in ["runbook_url", "runbook"] {
+        if let Some(url) = alert.annotations.get(name) {
+            out.push_str(&format!("Runbook: {url}\n"));
+        }
+    }
+    if let Some(previous) = previous {
+        out.push_str(&format!(
+            "\nThis alert fired before; earlier issue: {} ({})\n",
+            previous.url, previous.issue_id
+        ));
+    }
     out.push_str("\nLabels:\n\n");
     out.push_str(&pre_block(&alert.labels));
     if !alert.annotations.is_empty() {
@@ -76,11 +139,6 @@ pub fn description(alert: &AlertEvent, receiver: &str) -> String {
     }
     out.push('\n');
     out.push_str(&suspects(alert));
-    out.push_str(&format!(
-        "\n{}\n{}\n",
-        fingerprint_marker(&alert.fingerprint),
-        receiver_marker(receiver)
-    ));
     out
 }
 
@@ -107,6 +165,9 @@ fn suspects(alert: &AlertEvent) -> String {
             out.push_str(&format!(": {url}"));
         }
         out.push('\n');
+        if !deploy.commits.is_empty() {
+            out.push_str(&format!("  commits: {}\n", deploy.commits.join(", ")));
+        }
     }
     out
 }

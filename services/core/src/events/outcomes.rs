@@ -39,7 +39,9 @@ pub struct IssueCommented {
     pub integration: String,
     pub tracker: String,
     pub issue_id: String,
-    /// `recurred` or `resolved`.
+    /// `recurred`, `resolved`, or `counted`: a recurrence on an issue a
+    /// person closed as won't fix, counted here and not written to the
+    /// tracker (no note was added).
     pub reason: String,
     /// How many times the alert has fired while this issue existed.
     pub occurrences: u32,
