@@ -25,4 +25,6 @@ export "$(bash tests/setup/kafka.sh | grep -E '^KAFKA_BROKERS=')"
 echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL#*@}, Kafka at $KAFKA_BROKERS"
 
 export "$(bash tests/setup/deploy_check.sh | grep -E '^CLOSELOOP_DEPLOY_CHECK_DIR=')"
+# GitHub's published webhook examples (npm); prints CLOSELOOP_OCTOKIT_EXAMPLES.
+export "$(bash tests/setup/octokit_examples.sh | grep -E '^CLOSELOOP_OCTOKIT_EXAMPLES=')"
 cargo test --workspace "$@"

@@ -78,8 +78,16 @@ async fn accept(
     let body = body.map_err(body_rejection)?;
     metrics::RECEIVED_BYTES.inc_by(body.len() as u64);
     let request = parse(&body)?;
-    let now = (state.clock)();
     let deploy = into_event_payload(request)?;
+    append_deploy(state, deploy).await
+}
+
+/// Appends one deploy to `closeloop.deploys`; shared with the CI webhooks.
+pub(crate) async fn append_deploy(
+    state: &IngestState,
+    deploy: DeployRecorded,
+) -> Result<Event, IngestError> {
+    let now = (state.clock)();
     // A deploy happened when it finished; one still running, when it began.
     let occurred_at = deploy.finished_at.or(deploy.started_at).unwrap_or(now);
     let event = Event::new(

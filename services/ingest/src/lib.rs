@@ -3,6 +3,7 @@
 //! here evaluates anything.
 
 mod alerts_in;
+mod deploy_webhooks;
 mod deploys;
 mod error;
 pub mod limits;
@@ -12,6 +13,7 @@ mod remote_write;
 mod remote_write_v2;
 mod samples_append;
 
+pub use deploy_webhooks::{github::sign as github_signature, WebhookSecrets};
 pub use error::IngestError;
 
 use axum::extract::DefaultBodyLimit;
@@ -58,6 +60,8 @@ pub struct IngestState {
     pub topic_prefix: String,
     pub limits: IngestLimits,
     pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// Secrets of the signed deploy webhooks (GitHub, GitLab).
+    pub webhooks: WebhookSecrets,
 }
 
 impl IngestState {
@@ -67,6 +71,7 @@ impl IngestState {
             topic_prefix: topic_prefix.to_string(),
             limits,
             clock: Arc::new(Utc::now),
+            webhooks: WebhookSecrets::default(),
         }
     }
 }
@@ -80,6 +85,18 @@ pub fn router(state: IngestState) -> Router {
         .route("/api/v1/deploys", post(deploys::record))
         .route("/api/v2/alerts", post(alerts_in::post_alerts))
         .route("/api/v1/alertmanager", post(alerts_in::post_webhook))
+        .route(
+            "/api/v1/deploys/github",
+            post(deploy_webhooks::receive_github),
+        )
+        .route(
+            "/api/v1/deploys/gitlab",
+            post(deploy_webhooks::receive_gitlab),
+        )
+        .route(
+            "/api/v1/deploys/argocd",
+            post(deploy_webhooks::receive_argocd),
+        )
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
