@@ -35,6 +35,9 @@ pub struct Config {
     pub attribution: AttributionConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// Credentials per endpoint class (module `auth`).
+    #[serde(default)]
+    pub auth: crate::auth::AuthConfig,
     #[serde(default)]
     pub storage: StorageConfig,
     #[serde(default = "default_route")]
@@ -68,6 +71,11 @@ pub struct EvaluationConfig {
     /// Prometheus' `--query.lookback-delta`.
     #[serde(with = "serde_duration")]
     pub lookback_delta: Duration,
+    /// Alertmanager's `resolve_timeout`: an alert posted to
+    /// `/api/v2/alerts` without `endsAt` resolves this long after it was
+    /// last re-sent.
+    #[serde(with = "serde_duration")]
+    pub resolve_timeout: Duration,
 }
 
 impl Default for EvaluationConfig {
@@ -77,6 +85,7 @@ impl Default for EvaluationConfig {
             lateness: Duration::from_secs(10),
             idle_follow: Duration::from_secs(60),
             lookback_delta: Duration::from_secs(300),
+            resolve_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -193,6 +202,9 @@ fn default_kafka_timeout() -> Duration {
 pub struct IngestConfig {
     pub max_body_bytes: usize,
     pub max_decoded_bytes: usize,
+    pub max_series_per_request: usize,
+    pub max_label_name_length: usize,
+    pub max_label_value_length: usize,
 }
 
 impl Default for IngestConfig {
@@ -201,6 +213,9 @@ impl Default for IngestConfig {
         IngestConfig {
             max_body_bytes: limits.max_body_bytes,
             max_decoded_bytes: limits.max_decoded_bytes,
+            max_series_per_request: limits.max_series_per_request,
+            max_label_name_length: limits.max_label_name_length,
+            max_label_value_length: limits.max_label_value_length,
         }
     }
 }
@@ -432,7 +447,9 @@ impl Config {
             external_labels: self.external_labels.clone(),
             external_url: self.external_url.clone().unwrap_or_default(),
         };
-        Ok(closeloop_evaluator::Evaluator::new(config, groups))
+        let mut evaluator = closeloop_evaluator::Evaluator::new(config, groups);
+        evaluator.set_resolve_timeout(self.evaluation.resolve_timeout.as_millis() as i64);
+        Ok(evaluator)
     }
 
     /// The rule files the globs name, sorted, relative to the config file.

@@ -1,8 +1,10 @@
 //! The closeloop binary: command line, configuration, and the wiring of
 //! roles. Business logic lives in the library crates under `services/`.
 
+mod auth;
 mod cli_checks;
 mod config;
+mod deploy_cli;
 mod log_backend;
 mod replay;
 mod serve;
@@ -44,6 +46,8 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Report a deploy to a running closeloop, from a CI/CD pipeline.
+    Deploy(deploy_cli::DeployArgs),
     /// Backtest rules over the log: print the alerts that would have fired.
     Replay {
         #[arg(long)]
@@ -125,6 +129,7 @@ fn main() -> ExitCode {
         Command::Config {
             command: ConfigCommand::Check { config },
         } => cli_checks::config_check(&config),
+        Command::Deploy(args) => deploy_cli::main(args),
         Command::Replay {
             config,
             data_dir,

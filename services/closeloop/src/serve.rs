@@ -119,6 +119,8 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }));
     }
 
+    let authenticator = config.auth.load(&config.base_dir)?;
+    let webhooks = config.auth.webhook_secrets(&config.base_dir)?;
     let app = http_router(
         &args.role,
         &config,
@@ -126,7 +128,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
         log.clone(),
         store.clone(),
         ready.clone(),
+        webhooks,
     );
+    let app = crate::auth::protect(app, authenticator);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -217,6 +221,7 @@ fn http_router(
     log: Arc<dyn EventLog>,
     store: Arc<dyn ReadStore>,
     ready: Arc<AtomicBool>,
+    webhooks: closeloop_ingest::WebhookSecrets,
 ) -> Router {
     let mut app = Router::new()
         .route("/-/healthy", get(|| async { "closeloop is healthy\n" }))
@@ -238,8 +243,12 @@ fn http_router(
         let limits = closeloop_ingest::IngestLimits {
             max_body_bytes: config.ingest.max_body_bytes,
             max_decoded_bytes: config.ingest.max_decoded_bytes,
+            max_series_per_request: config.ingest.max_series_per_request,
+            max_label_name_length: config.ingest.max_label_name_length,
+            max_label_value_length: config.ingest.max_label_value_length,
         };
-        let state = closeloop_ingest::IngestState::new(log, prefix, limits);
+        let mut state = closeloop_ingest::IngestState::new(log, prefix, limits);
+        state.webhooks = webhooks;
         app = app.merge(closeloop_ingest::router(state));
     }
     if roles.contains(&Role::Projector) {

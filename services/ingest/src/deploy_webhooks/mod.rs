@@ -104,9 +104,7 @@ pub async fn receive_github(
     metrics::RECEIVED_BYTES.inc_by(body.len() as u64);
     let Some(secret) = &state.webhooks.github else {
         metrics::count_request(handler, 401);
-        return unauthorized(
-            "GitHub webhooks are not enabled: set deploy_webhooks.github.secret_file",
-        );
+        return unauthorized("GitHub webhooks are not enabled: set auth.github_webhook_secret");
     };
     let Some(signature) = header(&headers, "x-hub-signature-256") else {
         metrics::count_request(handler, 401);
@@ -137,9 +135,7 @@ pub async fn receive_gitlab(
     metrics::RECEIVED_BYTES.inc_by(body.len() as u64);
     let Some(token) = &state.webhooks.gitlab else {
         metrics::count_request(handler, 401);
-        return unauthorized(
-            "GitLab webhooks are not enabled: set deploy_webhooks.gitlab.token_file",
-        );
+        return unauthorized("GitLab webhooks are not enabled: set auth.gitlab_webhook_token");
     };
     let given = header(&headers, "x-gitlab-token").unwrap_or_default();
     if !same(token.expose_secret().as_bytes(), given.as_bytes()) {
