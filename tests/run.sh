@@ -27,4 +27,6 @@ echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL#*@}, Kafka at $KAFKA_B
 export "$(bash tests/setup/deploy_check.sh | grep -E '^CLOSELOOP_DEPLOY_CHECK_DIR=')"
 # GitHub's published webhook examples (npm); prints CLOSELOOP_OCTOKIT_EXAMPLES.
 export "$(bash tests/setup/octokit_examples.sh | grep -E '^CLOSELOOP_OCTOKIT_EXAMPLES=')"
+# GitHub's OpenAPI description, the contract of the GitHub fake.
+export "$(bash tests/setup/github_openapi.sh | grep -E '^CLOSELOOP_GITHUB_OPENAPI=')"
 cargo test --workspace "$@"
