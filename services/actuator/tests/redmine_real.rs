@@ -365,8 +365,17 @@ async fn an_issue_a_person_rejected_stays_closed_when_the_alert_fires_again() {
             .len(),
         1
     );
+    // The recurrence is counted in the log only (the resolve asks nothing).
     let outcomes = outcomes(log).await;
-    assert_eq!(outcomes.len(), 1, "only the IssueFiled: {outcomes:#?}");
+    let counted: Vec<(String, u32)> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            EventPayload::IssueCommented(c) => Some((c.reason.clone(), c.occurrences)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 2, "IssueFiled and the count: {outcomes:#?}");
+    assert_eq!(counted, vec![("counted".to_string(), 2)]);
 }
 
 #[tokio::test]

@@ -112,6 +112,13 @@ pub fn start(log: &Arc<dyn EventLog>, config: ActuatorConfig) -> Running {
 }
 
 impl Running {
+    /// Ends the actuator where it is, as `kill -9` would: no shutdown
+    /// signal, whatever request is in flight is dropped.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
