@@ -73,6 +73,17 @@ async fn a_prometheus_rule_alert_sent_to_closeloop_reaches_its_webhook_and_resol
     let port = free_port();
     let closeloop = Closeloop::start(dir.path(), &config, port).await;
 
+    // A deploy of the alert's service and environment: the suspect.
+    let deploy = serde_json::json!({"service": "checkout", "environment": "prod",
+        "version": "v42", "commits": [{"sha": "4f2a9c1"}]});
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/v1/deploys", closeloop.url))
+        .json(&deploy)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
     let target = ScrapeTarget::start(r#"service="checkout",environment="prod""#).await;
     target.set(0.2);
     std::fs::write(dir.path().join("token"), TOKEN).unwrap();
@@ -134,6 +145,21 @@ alerting:
         .contains("/graph?g0.expr="));
     // The fingerprint is the label set's, as Alertmanager computes it.
     assert_eq!(alert["fingerprint"].as_str().map(str::len), Some(16));
+
+    // Attributed as closeloop's own alerts are: the deploy is the suspect.
+    let row = wait_for(
+        "the external alert in the read API",
+        Duration::from_secs(30),
+        || async {
+            let body = closeloop.get_json("/api/v1/alerts").await;
+            body["data"]
+                .as_array()
+                .and_then(|rows| rows.iter().find(|r| r["rule_group"] == "external").cloned())
+        },
+    )
+    .await;
+    assert_eq!(row["suspect_deploys"][0]["version"], "v42", "{row}");
+    assert_eq!(row["suspect_deploys"][0]["commits"][0], "4f2a9c1", "{row}");
 
     // The rule stops firing: Prometheus sends the alert with endsAt now.
     target.set(0.0);
