@@ -1,13 +1,13 @@
 //! The actuator: routes alert transitions from `closeloop.alerts` through an
 //! Alertmanager-style route tree to receivers — Alertmanager-compatible
-//! webhooks and issue trackers (Redmine) — and applies the evaluator's
+//! webhooks and issue trackers (Redmine, GitHub) — and applies the evaluator's
 //! `ScaleRequested` from `closeloop.actions` on the scalers' targets
 //! (Kubernetes scale subresource, webhook), with retries, idempotency by
 //! request id, and every request and outcome recorded in the log.
 //!
 //! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
-//! (each alert state change is one notification), inhibit rules, rate
-//! budgets per tracker.
+//! (each alert state change is one notification), inhibit rules, title and
+//! body templates for issues.
 
 pub mod config;
 mod dispatch;
