@@ -163,3 +163,84 @@ fn a_missing_api_key_file_fails_startup_naming_the_file() {
     );
     assert!(err.0[0].message.contains("/nonexistent/key"));
 }
+
+const TRACKERS: &str = r#"
+route:
+  receiver: team
+receivers:
+  - name: team
+    github_configs:
+      - api_url: https://ghe.example/api/v3
+        repository: acme/shop
+        token_env: CLOSELOOP_TEST_GITHUB_TOKEN
+        labels: [incident]
+        assignees: [alice]
+        on_resolved: label
+        reopen_window: 2h
+        rate_limit: {requests_per_minute: 20, burst: 5}
+    gitlab_configs:
+      - url: https://gitlab.example
+        project: group/shop
+        token: glpat-x
+        not_planned_label: "won't fix"
+    jira_configs:
+      - url: https://acme.atlassian.net
+        api_version: 2
+        user: bot@acme.example
+        token: t
+        project_key: OPS
+        custom_fields: {customfield_10010: {id: "42"}}
+"#;
+
+#[test]
+fn tracker_receivers_parse_with_their_defaults_and_a_token_from_the_environment() {
+    std::env::set_var("CLOSELOOP_TEST_GITHUB_TOKEN", "ghp_from_env\n");
+    let mut config = parse(TRACKERS);
+    config.load_secrets().expect("token from the environment");
+    config.validate().expect("valid");
+    let github = &config.receivers[0].github_configs[0];
+    assert_eq!(
+        github.token.as_ref().map(|t| t.expose_secret().to_string()),
+        Some("ghp_from_env".to_string())
+    );
+    assert_eq!(github.on_resolved, OnResolved::Label);
+    assert_eq!(github.resolved_label, "resolved");
+    assert_eq!(github.reopen_window, std::time::Duration::from_secs(7200));
+    let gitlab = &config.receivers[0].gitlab_configs[0];
+    assert_eq!(gitlab.not_planned_label, "won't fix");
+    assert_eq!(gitlab.rate_limit.requests_per_minute, 30);
+    let jira = &config.receivers[0].jira_configs[0];
+    assert_eq!(jira.api_version, closeloop_actuator::JiraApiVersion::V2);
+    assert_eq!(jira.issue_type, "Bug");
+    assert_eq!(jira.wont_fix_resolutions, ["Won't Do", "Won't Fix"]);
+    assert!(
+        !format!("{github:?}").contains("ghp_from_env"),
+        "token never printed"
+    );
+}
+
+#[test]
+fn tracker_receivers_name_what_is_wrong() {
+    let yaml = r#"
+route: {receiver: team}
+receivers:
+  - name: team
+    github_configs:
+      - repository: just-a-name
+        title: "{{ $labels.alertname }}"
+        rate_limit: {requests_per_minute: 0, burst: 1}
+    redmine_configs:
+      - {url: "http://127.0.0.1:3300", api_key: k, project: p, on_resolved: label}
+"#;
+    let found = problems(yaml);
+    let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+    for wanted in [
+        "receivers[0].github_configs[0].repository",
+        "receivers[0].github_configs[0]",
+        "receivers[0].github_configs[0].title",
+        "receivers[0].github_configs[0].rate_limit.requests_per_minute",
+        "receivers[0].redmine_configs[0].on_resolved",
+    ] {
+        assert!(paths.contains(&wanted), "{wanted} missing from {found:?}");
+    }
+}
