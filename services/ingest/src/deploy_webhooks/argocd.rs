@@ -44,7 +44,13 @@ fn time(field: &str, text: Option<String>) -> Result<Option<DateTime<Utc>>, Inge
     let Some(text) = given(text) else {
         return Ok(None);
     };
+    // A template's `{{.app.status.operationState.finishedAt}}` prints Go's
+    // `2026-11-22 10:01:30 +0000 UTC`; `| date` helpers print RFC 3339.
+    let go_form = text
+        .rsplit_once(' ')
+        .map_or(text.as_str(), |(head, _)| head);
     DateTime::parse_from_rfc3339(&text)
+        .or_else(|_| DateTime::parse_from_str(go_form, "%Y-%m-%d %H:%M:%S%.f %z"))
         .map(|t| Some(t.with_timezone(&Utc)))
         .map_err(|e| {
             IngestError::BadRequest(format!(
@@ -99,4 +105,20 @@ pub fn map(body: &[u8]) -> Result<Mapped, IngestError> {
         url: given(n.url),
         labels,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_rfc_3339_and_as_go_prints_them_both_parse() {
+        let go = time("finished_at", Some("2026-11-22 10:01:30 +0000 UTC".into())).unwrap();
+        let rfc = time("finished_at", Some("2026-11-22T10:01:30Z".into())).unwrap();
+        assert_eq!(go, rfc);
+        assert!(go.is_some());
+        assert_eq!(time("started_at", Some("<no value>".into())).unwrap(), None);
+        let err = time("started_at", Some("soon".into())).unwrap_err();
+        assert!(err.to_string().contains("`started_at`"), "{err}");
+    }
 }
