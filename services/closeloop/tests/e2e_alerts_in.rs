@@ -4,7 +4,7 @@
 //! `authorization.credentials_file`), and Alertmanager 0.25 forwarding
 //! through its `webhook_configs` to `POST /api/v1/alertmanager`. Either
 //! way the alert goes through closeloop's routing to a webhook receiver,
-//! firing and then resolved.
+//! firing and then resolved, once, across a SIGKILL restart.
 //!
 //! Needs `prometheus` and `prometheus-alertmanager` on PATH
 //! (tests/setup/packages.sh); fails saying so when one is missing.
@@ -161,6 +161,24 @@ alerting:
     assert_eq!(row["suspect_deploys"][0]["version"], "v42", "{row}");
     assert_eq!(row["suspect_deploys"][0]["commits"][0], "4f2a9c1", "{row}");
 
+    // SIGKILL and restart while Prometheus keeps re-sending: the alert
+    // state is rebuilt from the log, so nothing fires a second time.
+    let mut closeloop = closeloop;
+    closeloop.process.kill9();
+    drop(closeloop);
+    let closeloop = Closeloop::start(dir.path(), &config, port).await;
+    wait_for(
+        "re-sent alerts after the restart",
+        Duration::from_secs(30),
+        || async {
+            let n = closeloop
+                .metric("closeloop_ingest_requests_total{code=\"200\",handler=\"alerts_v2\"}")
+                .await;
+            (n > 0.0).then_some(())
+        },
+    )
+    .await;
+
     // The rule stops firing: Prometheus sends the alert with endsAt now.
     target.set(0.0);
     let resolved = wait_for("the resolved webhook", Duration::from_secs(60), || async {
@@ -172,6 +190,11 @@ alerting:
         ["CheckoutErrorsFromPrometheus"]
     );
     assert_eq!(resolved["alerts"][0]["fingerprint"], alert["fingerprint"]);
+    assert_eq!(
+        alert_names(&sink.with_status("firing")),
+        ["CheckoutErrorsFromPrometheus"],
+        "fired once, across the restart"
+    );
     drop(closeloop);
 }
 
