@@ -14,7 +14,8 @@ pub mod rules;
 pub mod runner;
 pub mod scaling;
 pub mod shards;
-pub mod template;
+/// Prometheus' template language, shared with the actuator.
+pub use closeloop_template as template;
 pub mod unit_test;
 
 pub use engine::{Decision, Evaluator, EvaluatorConfig};

@@ -58,9 +58,9 @@ impl fmt::Display for Item {
             k if k >= Kind::Block => write!(f, "<{}>", self.val),
             _ if self.val.chars().count() > 10 => {
                 let head: String = self.val.chars().take(10).collect();
-                write!(f, "{}...", crate::template::printf::go_quote(&head))
+                write!(f, "{}...", crate::printf::go_quote(&head))
             }
-            _ => f.write_str(&crate::template::printf::go_quote(&self.val)),
+            _ => f.write_str(&crate::printf::go_quote(&self.val)),
         }
     }
 }
@@ -94,7 +94,7 @@ fn has_right_trim(s: &str) -> bool {
 
 /// Go's `%#U`: `U+0023 '#'`, or just `U+00A0` when not printable.
 pub(crate) fn sharp_u(c: char) -> String {
-    if crate::template::printf::is_print(c) {
+    if crate::printf::is_print(c) {
         format!("U+{:04X} '{c}'", c as u32)
     } else {
         format!("U+{:04X}", c as u32)
@@ -510,7 +510,7 @@ impl Lexer<'_> {
             let text = self.input[self.start..self.pos].to_string();
             return self.error(format!(
                 "bad number syntax: {}",
-                crate::template::printf::go_quote(&text)
+                crate::printf::go_quote(&text)
             ));
         }
         if matches!(self.peek(), Some('+' | '-')) {
@@ -518,7 +518,7 @@ impl Lexer<'_> {
                 let text = self.input[self.start..self.pos].to_string();
                 return self.error(format!(
                     "bad number syntax: {}",
-                    crate::template::printf::go_quote(&text)
+                    crate::printf::go_quote(&text)
                 ));
             }
             self.emit(Kind::Complex);

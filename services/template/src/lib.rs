@@ -1,7 +1,7 @@
-//! Expansion of alert labels and annotations in Prometheus' template
-//! language: Go's text/template (actions, trim markers, comments,
-//! pipelines, variables, `if`/`range`/`with`/`define`/`template`/`block`,
-//! `break`/`continue`) with Go's builtins and Prometheus' functions
+//! Prometheus' template language, for the evaluator's alert labels and
+//! annotations and the actuator's issue titles, bodies and labels: Go's
+//! text/template (actions, trim markers, comments, pipelines, variables,
+//! `if`/`range`/`with`/`define`/`template`/`block`, `break`/`continue`) with Go's builtins and Prometheus' functions
 //! (`query`, `humanize*`, `reReplaceAll`, ...), formatting numbers exactly as
 //! Go does. As in Prometheus, a template that fails to expand yields
 //! `<error expanding template: ...>` instead of failing the rule.
