@@ -227,7 +227,7 @@ receivers:
   - name: team
     github_configs:
       - repository: just-a-name
-        title: "{{ $labels.alertname }}"
+        title: "{{ $labels.alertname"
         rate_limit: {requests_per_minute: 0, burst: 1}
     redmine_configs:
       - {url: "http://127.0.0.1:3300", api_key: k, project: p, on_resolved: label}

@@ -150,9 +150,10 @@ pub fn new_issue(
         fingerprint: alert.fingerprint.clone(),
         receiver: request.receiver.to_string(),
     };
+    let policy = request.policy;
     let description = format!(
         "{}\n{}\n",
-        render::body(alert, previous),
+        render::body_for(alert, policy.body.as_deref(), previous),
         tracker.hide_marker(&render::marker_lines(&alert.fingerprint, request.receiver))
     );
     let mut labels = render::labels(&request.policy.labels, alert);
@@ -162,7 +163,7 @@ pub fn new_issue(
         }
     }
     NewIssue {
-        title: render::title(alert, &request.policy.subject_labels),
+        title: render::title_for(alert, policy.title.as_deref(), &policy.subject_labels),
         description,
         labels,
         assignees: request.policy.assignees.clone(),

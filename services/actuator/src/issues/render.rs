@@ -3,10 +3,10 @@
 //! its own issues again. Kept to plain lines, lists and `<pre>` blocks so
 //! it reads the same in Textile and Markdown.
 //!
-//! Not done yet: `title`/`body` templates in Prometheus' template language
-//! (the evaluator's Go-template engine would have to move to a crate both
-//! use first); config validation refuses them, and labels are taken as
-//! written.
+//! A receiver's `title`, `body` and `labels` may be templates in
+//! Prometheus' template language (`closeloop-template`), seeing what alert
+//! templates see: `$labels`, `$value` (`$externalLabels` and
+//! `$externalURL` are empty here).
 
 use super::decide::Previous;
 use crate::webhook_payload::go_time;
@@ -51,21 +51,69 @@ pub fn has_markers(description: &str, fingerprint: &str, receiver: &str) -> bool
     has(&fp) && has(&rc)
 }
 
-/// Templates are not expanded yet (see the module doc): refuse them.
+/// Parses a template as the config is checked, naming Go's parse error.
 pub fn check_template(text: &str) -> Result<(), String> {
-    if text.contains("{{") {
-        return Err("templates are not supported yet; write the text as it should appear".into());
-    }
-    Ok(())
+    closeloop_template::check("issue", text)
 }
 
-/// The configured labels, as written (no templates yet), empty ones dropped.
-pub fn labels(configured: &[String], _alert: &AlertEvent) -> Vec<String> {
-    configured
-        .iter()
-        .filter(|l| !l.is_empty())
-        .cloned()
-        .collect()
+/// Expands one receiver template for `alert`.
+pub fn expand(name: &str, text: &str, alert: &AlertEvent) -> String {
+    let none = LabelSet::new();
+    let data = closeloop_template::TemplateData {
+        labels: &alert.labels,
+        external_labels: &none,
+        external_url: "",
+        value: alert.value,
+    };
+    closeloop_template::expand(name, text, &data)
+}
+
+/// The configured labels expanded for `alert`; empty results dropped.
+pub fn labels(configured: &[String], alert: &AlertEvent) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for text in configured {
+        let label = expand("label", text, alert).trim().to_string();
+        if !label.is_empty() && !out.contains(&label) {
+            out.push(label);
+        }
+    }
+    out
+}
+
+/// The title: the receiver's template, else the alert name and its key
+/// labels; one line, cut to the length trackers take.
+pub fn title_for(alert: &AlertEvent, template: Option<&str>, subject_labels: &[String]) -> String {
+    match template {
+        Some(text) => one_line(&expand("title", text, alert)),
+        None => title(alert, subject_labels),
+    }
+}
+
+/// The body: the receiver's template, else the default body; the link to
+/// the issue this one follows is added either way.
+pub fn body_for(alert: &AlertEvent, template: Option<&str>, previous: Option<&Previous>) -> String {
+    match template {
+        None => body(alert, previous),
+        Some(text) => {
+            let mut out = expand("body", text, alert);
+            if let Some(previous) = previous {
+                out.push_str(&format!(
+                    "\n\nThis alert fired before; earlier issue: {} ({})\n",
+                    previous.url, previous.issue_id
+                ));
+            }
+            out
+        }
+    }
+}
+
+fn one_line(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ").trim().to_string();
+    if text.chars().count() <= MAX_TITLE_CHARS {
+        return text;
+    }
+    let cut: String = text.chars().take(MAX_TITLE_CHARS - 1).collect();
+    format!("{cut}…")
 }
 
 /// `[closeloop] HighErrorRate service=checkout environment=prod`: the alert
@@ -318,5 +366,39 @@ mod tests {
         let stored = "x\r\ncloseloop-fingerprint: 776a2feeb0b80e00\r\ncloseloop-receiver: b\r\n";
         assert!(has_markers(stored, "776a2feeb0b80e00", "b"));
         assert!(!has_markers(stored, "776a2feeb0b80e0", "b"));
+    }
+
+    #[test]
+    fn title_body_and_labels_templates_see_the_alerts_labels_and_value() {
+        let a = alert();
+        assert_eq!(
+            title_for(
+                &a,
+                Some("{{ $labels.severity | toUpper }}: {{ $labels.alertname }} at {{ $value }}"),
+                &[]
+            ),
+            "PAGE: HighErrorRate at 0.12"
+        );
+        let labels = labels(
+            &[
+                "team:{{ $labels.service }}".into(),
+                "{{ $labels.missing }}".into(),
+                "incident".into(),
+            ],
+            &a,
+        );
+        assert_eq!(labels, ["team:checkout", "incident"]);
+        let previous = Previous {
+            issue_id: "7".into(),
+            url: "https://t/7".into(),
+        };
+        let text = body_for(
+            &a,
+            Some("{{ $labels.service }} is failing"),
+            Some(&previous),
+        );
+        assert!(text.starts_with("checkout is failing"));
+        assert!(text.contains("earlier issue: https://t/7"));
+        assert!(check_template("{{ $labels.x").is_err());
     }
 }
