@@ -59,6 +59,15 @@ pub fn promql_test(files: &[PathBuf]) -> Result<bool> {
 pub fn config_check(path: &std::path::Path) -> Result<bool> {
     let config = Config::load(path)?;
     let mut ok = true;
+    // The secrets `auth:` names must be readable where closeloop runs.
+    let secrets = config
+        .auth
+        .load(&config.base_dir)
+        .and_then(|_| config.auth.webhook_secrets(&config.base_dir));
+    if let Err(err) = secrets {
+        println!("FAILED: {err:#}");
+        ok = false;
+    }
     for file in config.rule_file_paths()? {
         if let Err(err) = closeloop_evaluator::load_rule_file(&file) {
             println!("FAILED: {err}");
