@@ -86,6 +86,7 @@ async fn harness(limit: RateLimitConfig) -> Harness {
         labels: true,
         // list by label, search (nothing labelled yet), create
         requests_per_filing: Some(3),
+        counts_requests: true,
     }
 }
 
@@ -102,6 +103,7 @@ async fn the_label_listing_finds_a_fresh_issue_that_search_does_not_see_yet() {
             fake: Arc::new(fake.clone()),
             labels: true,
             requests_per_filing: None,
+            counts_requests: true,
         },
         OnResolved::Close,
     );
@@ -141,6 +143,7 @@ async fn a_deleted_issue_reads_as_missing() {
         fake: Arc::new(fake.clone()),
         labels: true,
         requests_per_filing: None,
+        counts_requests: true,
     };
     let mut d = Driver::new(&h, OnResolved::Close);
     let a = alert("Deleted");
