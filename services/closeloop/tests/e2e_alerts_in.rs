@@ -4,7 +4,9 @@
 //! `authorization.credentials_file`), and Alertmanager 0.25 forwarding
 //! through its `webhook_configs` to `POST /api/v1/alertmanager`. Either
 //! way the alert goes through closeloop's routing to a webhook receiver,
-//! firing and then resolved, once, across a SIGKILL restart.
+//! firing and then resolved, once, across a SIGKILL restart; the
+//! Alertmanager one also files an issue in the real Redmine
+//! (tests/setup/redmine.sh) that closes on resolution.
 //!
 //! Needs `prometheus` and `prometheus-alertmanager` on PATH
 //! (tests/setup/packages.sh); fails saying so when one is missing.
@@ -18,7 +20,18 @@ use support::*;
 
 const TOKEN: &str = "alerts-in-token";
 
+/// closeloop.yml routing every alert to a webhook receiver; `extra` adds
+/// child routes (YAML lines under `route.routes`) and receivers.
 fn closeloop_config(dir: &Path, webhook_url: &str) -> std::path::PathBuf {
+    closeloop_config_with(dir, webhook_url, "", "")
+}
+
+fn closeloop_config_with(
+    dir: &Path,
+    webhook_url: &str,
+    routes: &str,
+    receivers: &str,
+) -> std::path::PathBuf {
     std::fs::write(dir.join("alerts.token"), format!("{TOKEN}\n")).unwrap();
     let config = format!(
         r#"evaluation: {{interval: 1s, lateness: 1s, idle_follow: 1s, resolve_timeout: 5m}}
@@ -27,10 +40,11 @@ auth:
     bearer_tokens: [{{file: alerts.token}}]
 route:
   receiver: hook
+  routes: [{routes}]
 receivers:
   - name: hook
     webhook_configs: [{{url: "{webhook_url}"}}]
-delivery: {{initial_backoff: 200ms, max_backoff: 1s}}
+{receivers}delivery: {{initial_backoff: 200ms, max_backoff: 1s}}
 "#
     );
     let path = dir.join("closeloop.yml");
@@ -234,10 +248,24 @@ async fn alerts_without_the_bearer_token_get_401_with_a_challenge() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alertmanager_forwards_through_its_webhook_and_closeloop_fires_and_resolves() {
+async fn alertmanager_forwards_through_its_webhook_and_closeloop_fires_files_a_redmine_issue_and_resolves(
+) {
     let dir = tempfile::tempdir().unwrap();
     let sink = WebhookSink::start().await;
-    let config = closeloop_config(dir.path(), &sink.url);
+    // The alert also routes to a real Redmine: an issue is filed and closed.
+    let redmine = Redmine::connect().await;
+    let project = format!("alerts-in-{}", std::process::id());
+    redmine.create_project(&project).await;
+    let matcher = "['alertname=\"DiskFullFromAlertmanager\"']";
+    let routes = format!(
+        "{{matchers: {matcher}, receiver: hook, continue: true}}, {{matchers: {matcher}, receiver: backlog}}"
+    );
+    let receivers = format!(
+        "  - name: backlog\n    redmine_configs:\n      - {{url: \"{}\", api_key_file: \"{}\", project: {project}, on_resolved: close}}\n",
+        redmine.url,
+        redmine.key_file.display()
+    );
+    let config = closeloop_config_with(dir.path(), &sink.url, &routes, &receivers);
     let port = free_port();
     let _closeloop = Closeloop::start(dir.path(), &config, port).await;
 
@@ -301,6 +329,17 @@ receivers:
     .await;
     assert_eq!(alert_names(&[firing.clone()]), ["DiskFullFromAlertmanager"]);
     assert_eq!(firing["alerts"][0]["annotations"]["summary"], "disk 97%");
+    let issue = wait_for("the Redmine issue", Duration::from_secs(30), || async {
+        redmine.issues(&project).await.into_iter().next()
+    })
+    .await;
+    assert!(
+        issue["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("DiskFullFromAlertmanager"),
+        "{issue}"
+    );
 
     // Resolve it at Alertmanager: it notifies closeloop, which resolves.
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -316,4 +355,14 @@ receivers:
     })
     .await;
     assert_eq!(alert_names(&[resolved]), ["DiskFullFromAlertmanager"]);
+    let issue_id = issue["id"].as_i64().unwrap();
+    wait_for(
+        "the Redmine issue to close",
+        Duration::from_secs(30),
+        || async {
+            let issue = redmine.issue_with_journals(issue_id).await;
+            (issue["status"]["id"] == 5).then_some(())
+        },
+    )
+    .await;
 }
