@@ -162,6 +162,10 @@ pub struct RedmineConfig {
     /// "Rejected" is 6): closeloop never reopens nor refiles those.
     #[serde(default = "default_wont_fix_status_ids")]
     pub wont_fix_status_ids: Vec<u32>,
+    /// A rate budget for this Redmine (shared by every receiver with the
+    /// same URL and key); none by default.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitConfig>,
     /// How long after closeloop closed an issue a recurrence reopens it
     /// rather than filing a new one.
     #[serde(default = "default_reopen_window", deserialize_with = "duration")]
@@ -393,6 +397,14 @@ fn check_receiver(receiver: &ReceiverConfig, path: &str, problems: &mut Vec<Conf
     for (j, redmine) in receiver.redmine_configs.iter().enumerate() {
         let path = format!("{path}.redmine_configs[{j}]");
         check_url(&redmine.url, &format!("{path}.url"), problems);
+        if let Some(rate) = &redmine.rate_limit {
+            if rate.requests_per_minute == 0 || rate.burst == 0 {
+                problems.push(problem(
+                    format!("{path}.rate_limit"),
+                    "requests_per_minute and burst must be above 0",
+                ));
+            }
+        }
         if redmine.on_resolved == OnResolved::Label {
             problems.push(problem(
                 format!("{path}.on_resolved"),

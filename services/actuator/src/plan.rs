@@ -9,6 +9,7 @@ use crate::rate_budget::Budgets;
 use crate::retry::RetryPolicy;
 use crate::routing::RouteTree;
 use crate::scale::{build_target, ScaleTarget};
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +64,14 @@ impl Plan {
                 .collect();
             let mut trackers = Vec::new();
             for (j, c) in receiver.redmine_configs.iter().enumerate() {
-                match RedmineTracker::new(c, http.clone(), timeout) {
+                let built = RedmineTracker::new(c, http.clone(), timeout).map(|tracker| {
+                    let budget = c.rate_limit.map(|limit| {
+                        let key = c.api_key.as_ref().map(|k| k.expose_secret().to_string());
+                        budgets.budget_for("redmine", &c.url, &key.unwrap_or_default(), limit)
+                    });
+                    tracker.with_budget(budget)
+                });
+                match built {
                     Ok(tracker) => trackers.push(TrackerIntegration {
                         name: format!("redmine_configs[{j}]"),
                         tracker: Arc::new(tracker),

@@ -22,11 +22,8 @@ use tracing::warn;
 /// When a tracker throttles without saying for how long: GitHub's docs
 /// ask to wait at least a minute before retrying after a secondary limit.
 const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(60);
-/// Throttled answers in a row before the request is handed back as a
-/// retryable failure to the actuator's own retry policy.
-const MAX_THROTTLED_TRIES: u32 = 5;
-/// A pause longer than this (a far reset) is not waited out inside one
-/// attempt; the failure goes back to the retry policy with `retry_after`.
+/// The longest one pause lasts before the request is tried again: a far
+/// `X-RateLimit-Reset` is probed at least this often.
 const MAX_PAUSE: Duration = Duration::from_secs(15 * 60);
 
 /// A token bucket: `burst` tokens, refilled at `requests_per_minute`, and
@@ -184,8 +181,13 @@ impl RateBudget {
 
     /// Sends the request `build` makes, within the budget: waits for a
     /// token, honours the tracker's signals, and sends again (rebuilding
-    /// it) when the tracker throttled it. A non-2xx answer that is no
-    /// throttle becomes `DeliveryError::Status`, as `http::send` does.
+    /// it) when the tracker throttled it, for as long as it keeps
+    /// throttling: a throttled request waits rather than fail, so a storm
+    /// loses nothing to the retry deadline (the wait shows in
+    /// `closeloop_tracker_requests_waiting`, and a record left waiting at
+    /// shutdown is redelivered and found by its marker). A non-2xx answer
+    /// that is no throttle becomes `DeliveryError::Status`, as
+    /// `http::send` does.
     pub async fn send(
         &self,
         what: &str,
@@ -231,20 +233,6 @@ impl RateBudget {
                 "tracker throttled a request; pausing its budget"
             );
             self.pause_for(pause.min(MAX_PAUSE));
-            if throttled >= MAX_THROTTLED_TRIES || pause > MAX_PAUSE {
-                let mut error = crate::http::status_error(what, status, &headers, &body);
-                if let DeliveryError::Status {
-                    status: code,
-                    retry_after,
-                    ..
-                } = &mut error
-                {
-                    // Retryable from here on, whatever GitHub's 403 says.
-                    *code = 429;
-                    *retry_after = Some(pause);
-                }
-                return Err(error);
-            }
         }
     }
 }

@@ -5,11 +5,13 @@ use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::RedmineConfig;
 use crate::error::DeliveryError;
 use crate::http::send;
+use crate::rate_budget::RateBudget;
 use async_trait::async_trait;
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 const API_KEY_HEADER: &str = "X-Redmine-API-Key";
@@ -26,6 +28,7 @@ pub struct RedmineTracker {
     reopened_status_id: u32,
     wont_fix_status_ids: Vec<u32>,
     timeout: Duration,
+    budget: Option<Arc<RateBudget>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,7 @@ impl RedmineTracker {
             reopened_status_id: config.reopened_status_id,
             wont_fix_status_ids: config.wont_fix_status_ids.clone(),
             timeout,
+            budget: None,
         })
     }
 
@@ -176,7 +180,9 @@ impl IssueTracker for RedmineTracker {
             .append_pair("description", &format!("~{}", marker.search_text()))
             .append_pair("sort", "id:desc")
             .append_pair("limit", SEARCH_LIMIT);
-        let response = send(what, self.request(reqwest::Method::GET, url)).await?;
+        let response = self
+            .send(what, || self.request(reqwest::Method::GET, url.clone()))
+            .await?;
         let list: IssueList = json_body(what, response).await?;
         Ok(list
             .issues
@@ -195,10 +201,13 @@ impl IssueTracker for RedmineTracker {
         if let Some(tracker_id) = self.tracker_id {
             fields["tracker_id"] = json!(tracker_id);
         }
-        let request = self
-            .request(reqwest::Method::POST, self.url("issues.json")?)
-            .json(&json!({ "issue": fields }));
-        let response = send(what, request).await?;
+        let url = self.url("issues.json")?;
+        let body = json!({ "issue": fields });
+        let response = self
+            .send(what, || {
+                self.request(reqwest::Method::POST, url.clone()).json(&body)
+            })
+            .await?;
         let created: IssueEnvelope = json_body(what, response).await?;
         Ok(self.to_tracker_issue(created.issue))
     }
@@ -206,7 +215,10 @@ impl IssueTracker for RedmineTracker {
     async fn get(&self, id: &str) -> Result<Option<TrackerIssue>, DeliveryError> {
         let what = "redmine issue read";
         let url = self.url(&format!("issues/{}.json", numeric_id(id)?))?;
-        match send(what, self.request(reqwest::Method::GET, url)).await {
+        match self
+            .send(what, || self.request(reqwest::Method::GET, url.clone()))
+            .await
+        {
             Ok(response) => {
                 let found: IssueEnvelope = json_body(what, response).await?;
                 Ok(Some(self.to_tracker_issue(found.issue)))
@@ -249,14 +261,34 @@ impl IssueTracker for RedmineTracker {
 }
 
 impl RedmineTracker {
+    /// Sends every request through this instance's rate budget, if
+    /// `rate_limit` is configured (self-hosted Redmine has no limit of
+    /// its own by default).
+    pub fn with_budget(mut self, budget: Option<Arc<RateBudget>>) -> RedmineTracker {
+        self.budget = budget;
+        self
+    }
+
+    async fn send(
+        &self,
+        what: &str,
+        build: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, DeliveryError> {
+        match &self.budget {
+            Some(budget) => budget.send(what, build).await,
+            None => send(what, build()).await,
+        }
+    }
+
     /// Note and status change in one request, so neither lands alone.
     async fn put(&self, id: &str, fields: serde_json::Value) -> Result<(), DeliveryError> {
         let what = "redmine issue update";
         let url = self.url(&format!("issues/{}.json", numeric_id(id)?))?;
-        let request = self
-            .request(reqwest::Method::PUT, url)
-            .json(&json!({ "issue": fields }));
-        send(what, request).await?;
+        let body = json!({ "issue": fields });
+        self.send(what, || {
+            self.request(reqwest::Method::PUT, url.clone()).json(&body)
+        })
+        .await?;
         Ok(())
     }
 }
