@@ -153,25 +153,17 @@ impl RateBudget {
     /// Waits for a token; the wait shows in
     /// `closeloop_tracker_requests_waiting`.
     pub async fn acquire(&self) {
-        let mut waiting = false;
+        // Counted while waiting, and uncounted even if the wait is
+        // dropped (shutdown, an aborted task).
+        let mut waiting: Option<Waiting> = None;
         loop {
             match self.with_bucket(|b| b.try_take(Instant::now())) {
-                Ok(()) => break,
+                Ok(()) => return,
                 Err(wait) => {
-                    if !waiting {
-                        waiting = true;
-                        metrics::TRACKER_WAITING
-                            .with_label_values(&[self.tracker])
-                            .inc();
-                    }
+                    waiting.get_or_insert_with(|| Waiting::new(self.tracker));
                     tokio::time::sleep(wait).await;
                 }
             }
-        }
-        if waiting {
-            metrics::TRACKER_WAITING
-                .with_label_values(&[self.tracker])
-                .dec();
         }
     }
 
@@ -234,6 +226,22 @@ impl RateBudget {
             );
             self.pause_for(pause.min(MAX_PAUSE));
         }
+    }
+}
+
+/// One request counted in `closeloop_tracker_requests_waiting`.
+struct Waiting(&'static str);
+
+impl Waiting {
+    fn new(tracker: &'static str) -> Waiting {
+        metrics::TRACKER_WAITING.with_label_values(&[tracker]).inc();
+        Waiting(tracker)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        metrics::TRACKER_WAITING.with_label_values(&[self.0]).dec();
     }
 }
 

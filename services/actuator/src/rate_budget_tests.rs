@@ -113,3 +113,33 @@ fn receivers_on_the_same_instance_and_token_share_one_budget() {
     assert!(Arc::ptr_eq(&a, &b));
     assert!(!Arc::ptr_eq(&a, &other_token));
 }
+
+#[tokio::test]
+async fn a_request_waiting_for_the_budget_shows_in_the_waiting_gauge() {
+    // given a budget of one request a minute, already spent
+    let budget = Arc::new(RateBudget::new("gitlab", limit(1, 1)));
+    budget.acquire().await;
+    let gauge = || {
+        metrics::TRACKER_WAITING
+            .with_label_values(&["gitlab"])
+            .get()
+    };
+    let before = gauge();
+    // when a second request asks for a token, then it waits, visibly
+    let waiting = tokio::spawn({
+        let budget = Arc::clone(&budget);
+        async move { budget.acquire().await }
+    });
+    for _ in 0..1000 {
+        if gauge() == before + 1 {
+            break;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(gauge(), before + 1);
+    // and a wait given up (shutdown) is no longer counted
+    waiting.abort();
+    let _ = waiting.await;
+    assert_eq!(gauge(), before);
+}
