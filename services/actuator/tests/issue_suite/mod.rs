@@ -12,6 +12,7 @@
 //!    starts the fake and builds your adapter with that rate limit;
 //! 3. in `tests/<tracker>_tracker.rs`: `mod issue_suite;` and
 //!    `issue_suite::issue_policy_suite!(harness);`.
+//!
 //! Trackers without labels set `Harness::labels` false (the label policy
 //! is then skipped). `issue_policy_suite!(harness, without_storm)` leaves
 //! the storm out (for a real server that cannot throttle on demand).
