@@ -29,4 +29,8 @@ export "$(bash tests/setup/deploy_check.sh | grep -E '^CLOSELOOP_DEPLOY_CHECK_DI
 export "$(bash tests/setup/octokit_examples.sh | grep -E '^CLOSELOOP_OCTOKIT_EXAMPLES=')"
 # GitHub's OpenAPI description, the contract of the GitHub fake.
 export "$(bash tests/setup/github_openapi.sh | grep -E '^CLOSELOOP_GITHUB_OPENAPI=')"
+# Every ingest decoder fuzzed for a bounded time from the committed seeds
+# (FUZZ_SECONDS per target, default 15); skipped when arguments narrow the
+# run to some tests.
+[ $# -eq 0 ] && bash tests/fuzz.sh
 cargo test --workspace "$@"
