@@ -223,13 +223,13 @@ async fn a_log_that_cannot_take_data_gets_503_with_retry_after() {
 }
 
 #[tokio::test]
-async fn remote_write_2_is_refused_with_415_so_senders_fall_back() {
+async fn an_unknown_remote_write_proto_is_refused_with_415_so_senders_fall_back() {
     let log = Arc::new(RecordingLog::default());
     let request = Request::post("/api/v1/write")
         .header("content-encoding", "snappy")
         .header(
             "content-type",
-            "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+            "application/x-protobuf;proto=io.prometheus.write.v3.Request",
         )
         .body(Body::from(fixture("sample.remote_write.bin")))
         .unwrap();
