@@ -25,6 +25,9 @@ export "$(bash tests/setup/kafka.sh | grep -E '^KAFKA_BROKERS=')"
 echo "run.sh: PostgreSQL at ${CLOSELOOP_TEST_DATABASE_URL#*@}, Kafka at $KAFKA_BROKERS"
 
 export "$(bash tests/setup/deploy_check.sh | grep -E '^CLOSELOOP_DEPLOY_CHECK_DIR=')"
+# The OpenTelemetry Python SDK + OTLP/HTTP exporter (a venv in /tmp) for
+# e2e_otlp; prints CLOSELOOP_OTEL_PYTHON.
+export "$(bash tests/setup/otel_python.sh | grep -E '^CLOSELOOP_OTEL_PYTHON=')"
 # GitHub's published webhook examples (npm); prints CLOSELOOP_OCTOKIT_EXAMPLES.
 export "$(bash tests/setup/octokit_examples.sh | grep -E '^CLOSELOOP_OCTOKIT_EXAMPLES=')"
 # GitHub's OpenAPI description, the contract of the GitHub fake.
