@@ -198,7 +198,9 @@ fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     labels
 }
 
-fn series(translated: &Translated) -> Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> {
+type Series = Vec<(Vec<(String, String)>, Vec<(i64, f64)>)>;
+
+fn series(translated: &Translated) -> Series {
     translated
         .series
         .iter()

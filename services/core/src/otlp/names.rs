@@ -109,7 +109,7 @@ pub fn metric_name(name: &str, unit: &str, kind: MetricKind) -> String {
     }
     if !per.is_empty() {
         let word = unit_word(per, per_unit);
-        if !word.is_empty() && !tokens.iter().any(|t| *t == word) {
+        if !word.is_empty() && !tokens.contains(&word) {
             tokens.push("per".to_string());
             tokens.push(word);
         }

@@ -162,7 +162,8 @@ fn resource_identity(resource: Option<&Resource>) -> Vec<(String, String)> {
     identity
 }
 
-/// Builds series, merging samples of identical label sets.
+/// Builds the series of one resource (its `job`/`instance` on each),
+/// merging samples of identical label sets.
 struct SeriesBuilder<'r> {
     identity: &'r [(String, String)],
     by_labels: BTreeMap<Vec<(String, String)>, Vec<Sample>>,
@@ -238,12 +239,7 @@ pub fn translate(request: &ExportMetricsServiceRequest) -> Translated {
             }
         }
         if let Some(newest) = builder.newest_ms {
-            target_info(
-                resource_metrics.resource.as_ref(),
-                &identity,
-                newest,
-                &mut builder,
-            );
+            target_info(resource_metrics.resource.as_ref(), newest, &mut builder);
         }
         let SeriesBuilder {
             mut by_labels,
@@ -259,12 +255,7 @@ pub fn translate(request: &ExportMetricsServiceRequest) -> Translated {
     out
 }
 
-fn target_info(
-    resource: Option<&Resource>,
-    identity: &[(String, String)],
-    at_ms: i64,
-    builder: &mut SeriesBuilder<'_>,
-) {
+fn target_info(resource: Option<&Resource>, at_ms: i64, builder: &mut SeriesBuilder<'_>) {
     let Some(resource) = resource else { return };
     let rest: Vec<KeyValue> = resource
         .attributes
@@ -278,7 +269,6 @@ fn target_info(
     if labels.is_empty() {
         return;
     }
-    let _ = identity;
     builder.push("target_info", &labels, None, at_ms, 1.0);
 }
 
