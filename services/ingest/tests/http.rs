@@ -2,73 +2,19 @@
 //! of bad input is answered. The log here is a recording stand-in so a test
 //! can make it refuse writes; the real log has its own suite.
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use bytes::Bytes;
 use closeloop_core::{Event, EventPayload};
 use closeloop_ingest::{router, IngestLimits, IngestState};
-use closeloop_log::{
-    CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset, StoredRecord,
-};
 use http_body_util::BodyExt;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tower::ServiceExt;
 
-#[derive(Default)]
-struct RecordingLog {
-    appended: Mutex<Vec<(String, NewRecord)>>,
-    refuse: bool,
+mod support {
+    pub mod recording_log;
 }
-
-#[async_trait]
-impl EventLog for RecordingLog {
-    async fn append(
-        &self,
-        topic: &str,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<(u32, Offset)>, LogError> {
-        if self.refuse {
-            return Err(LogError::Unavailable("queue full".into()));
-        }
-        let mut appended = self.appended.lock().unwrap();
-        let start = appended.len() as u64;
-        let n = records.len() as u64;
-        appended.extend(records.into_iter().map(|r| (topic.to_string(), r)));
-        Ok((start..start + n).map(|o| (0, o)).collect())
-    }
-    async fn partitions(&self, _: &str) -> Result<u32, LogError> {
-        Ok(1)
-    }
-    async fn read(
-        &self,
-        _: &str,
-        _: u32,
-        _: Offset,
-        _: usize,
-        _: Duration,
-    ) -> Result<Vec<StoredRecord>, LogError> {
-        Ok(vec![])
-    }
-    async fn end_offset(&self, _: &str, _: u32) -> Result<Offset, LogError> {
-        Ok(0)
-    }
-    async fn commit(&self, _: &str, _: &str, _: u32, _: CommittedPosition) -> Result<(), LogError> {
-        Ok(())
-    }
-    async fn committed(
-        &self,
-        _: &str,
-        _: &str,
-        _: u32,
-    ) -> Result<Option<CommittedPosition>, LogError> {
-        Ok(None)
-    }
-    async fn join(&self, _: &str, _: &str) -> Result<Membership, LogError> {
-        Ok(Membership::fixed([0]))
-    }
-}
+use support::recording_log::RecordingLog;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(

@@ -7,75 +7,22 @@
 #[path = "../../core/tests/support/remote_v2_proto.rs"]
 mod remote_v2_proto;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use closeloop_core::events::{OTLP_METRICS_JSON, REMOTE_WRITE_V2_SNAPPY};
 use closeloop_core::otlp::*;
 use closeloop_core::{Event, EventPayload};
 use closeloop_ingest::{router, IngestLimits, IngestState};
-use closeloop_log::{
-    CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset, StoredRecord,
-};
 use http_body_util::BodyExt;
 use prost::Message;
 use remote_v2_proto::RequestBuilder;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 use tower::ServiceExt;
 
-#[derive(Default)]
-struct RecordingLog {
-    appended: Mutex<Vec<NewRecord>>,
-    refuse: bool,
+mod support {
+    pub mod recording_log;
 }
-
-#[async_trait]
-impl EventLog for RecordingLog {
-    async fn append(
-        &self,
-        _: &str,
-        records: Vec<NewRecord>,
-    ) -> Result<Vec<(u32, Offset)>, LogError> {
-        if self.refuse {
-            return Err(LogError::Unavailable("queue full".into()));
-        }
-        let mut appended = self.appended.lock().unwrap();
-        let n = records.len() as u64;
-        appended.extend(records);
-        Ok((0..n).map(|o| (0, o)).collect())
-    }
-    async fn partitions(&self, _: &str) -> Result<u32, LogError> {
-        Ok(1)
-    }
-    async fn read(
-        &self,
-        _: &str,
-        _: u32,
-        _: Offset,
-        _: usize,
-        _: Duration,
-    ) -> Result<Vec<StoredRecord>, LogError> {
-        Ok(vec![])
-    }
-    async fn end_offset(&self, _: &str, _: u32) -> Result<Offset, LogError> {
-        Ok(0)
-    }
-    async fn commit(&self, _: &str, _: &str, _: u32, _: CommittedPosition) -> Result<(), LogError> {
-        Ok(())
-    }
-    async fn committed(
-        &self,
-        _: &str,
-        _: &str,
-        _: u32,
-    ) -> Result<Option<CommittedPosition>, LogError> {
-        Ok(None)
-    }
-    async fn join(&self, _: &str, _: &str) -> Result<Membership, LogError> {
-        Ok(Membership::fixed([0]))
-    }
-}
+use support::recording_log::RecordingLog;
 
 struct Answer {
     status: StatusCode,
@@ -136,7 +83,7 @@ fn appended_event(log: &RecordingLog) -> closeloop_core::events::SamplesReceived
     let appended = log.appended.lock().unwrap();
     assert_eq!(appended.len(), 1, "one record appended");
     let EventPayload::SamplesReceived(samples) =
-        Event::from_json(&appended[0].value).unwrap().payload
+        Event::from_json(&appended[0].1.value).unwrap().payload
     else {
         panic!("wrong type")
     };
