@@ -8,6 +8,7 @@ pub mod events;
 pub mod labels;
 pub mod metrics;
 pub mod otlp;
+pub mod pushed;
 pub mod received;
 pub mod remote_write;
 pub mod remote_write_v2;

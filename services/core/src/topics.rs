@@ -5,6 +5,9 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Topic {
     Samples,
+    /// Pushgateway-style pushes: kept from the start, unlike samples,
+    /// because a pushed group stays current until replaced or deleted.
+    PushGroups,
     Deploys,
     Alerts,
     Actions,
@@ -14,8 +17,9 @@ pub enum Topic {
 pub const DEFAULT_PREFIX: &str = "closeloop";
 
 impl Topic {
-    pub const ALL: [Topic; 5] = [
+    pub const ALL: [Topic; 6] = [
         Topic::Samples,
+        Topic::PushGroups,
         Topic::Deploys,
         Topic::Alerts,
         Topic::Actions,
@@ -25,6 +29,7 @@ impl Topic {
     pub fn stream(self) -> &'static str {
         match self {
             Topic::Samples => "samples",
+            Topic::PushGroups => "pushgroups",
             Topic::Deploys => "deploys",
             Topic::Alerts => "alerts",
             Topic::Actions => "actions",

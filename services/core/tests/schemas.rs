@@ -10,9 +10,12 @@ use closeloop_core::events::{
     SuspectDeploy, WebhookDelivered, WebhookRequested, REMOTE_WRITE_V1_SNAPPY,
 };
 use closeloop_core::events::{ExternalAlertReceived, ExternalAlertSource};
+use closeloop_core::events::{PushGroupDeleted, PushGroupRejected, PushGroupReplaced};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
+use closeloop_core::pushed::float::PromFloat;
+use closeloop_core::pushed::{MetricKind, PushedFamily, PushedMetric, PushedValue};
 use closeloop_core::remote_write::{decode, Label, Sample, TimeSeries, WriteRequest};
 use closeloop_core::{fingerprint, Event, EventPayload, LabelSet};
 use serde_json::{json, Value};
@@ -150,6 +153,75 @@ fn samples_received() -> SamplesReceived {
     }
 }
 
+/// A batch job's push: a gauge, a counter with labels, a histogram and a
+/// summary, as `prometheus_client` would send them.
+fn push_group_replaced() -> PushGroupReplaced {
+    let metric = |labels: &[(&str, &str)], value: PushedValue| PushedMetric {
+        labels: labels
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        value,
+        timestamp_ms: None,
+    };
+    let f = PromFloat;
+    PushGroupReplaced {
+        grouping: [("job", "backup"), ("instance", "db1")]
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        whole_group: true,
+        families: vec![
+            PushedFamily {
+                name: "backup_last_success_seconds".into(),
+                help: "Last time the backup succeeded.".into(),
+                kind: MetricKind::Gauge,
+                metrics: vec![metric(&[], PushedValue::Value(f(1_714_644_000.5)))],
+            },
+            PushedFamily {
+                name: "backup_bytes_total".into(),
+                help: String::new(),
+                kind: MetricKind::Counter,
+                metrics: vec![metric(
+                    &[("volume", "data")],
+                    PushedValue::Value(f(f64::INFINITY)),
+                )],
+            },
+            PushedFamily {
+                name: "backup_duration_seconds".into(),
+                help: "How long it took.".into(),
+                kind: MetricKind::Histogram,
+                metrics: vec![metric(
+                    &[],
+                    PushedValue::Histogram {
+                        count: f(1.0),
+                        sum: f(42.0),
+                        buckets: vec![
+                            (f(30.0), f(0.0)),
+                            (f(60.0), f(1.0)),
+                            (f(f64::INFINITY), f(1.0)),
+                        ],
+                    },
+                )],
+            },
+            PushedFamily {
+                name: "backup_chunk_seconds".into(),
+                help: String::new(),
+                kind: MetricKind::Summary,
+                metrics: vec![metric(
+                    &[],
+                    PushedValue::Summary {
+                        count: f(10.0),
+                        sum: f(5.0),
+                        quantiles: vec![(f(0.5), f(0.4)), (f(0.99), f(f64::NAN))],
+                    },
+                )],
+            },
+        ],
+        pushed_at_ms: 1_714_644_005_000,
+    }
+}
+
 /// A recording rule's output at one tick, encoded as the evaluator does.
 fn samples_recorded() -> SamplesRecorded {
     let series = |value: f64| TimeSeries {
@@ -246,6 +318,31 @@ fn examples() -> Vec<Event> {
             "evaluator",
             "11834263731232125745",
             "2024-05-02T10:00:30Z",
+        ),
+        event(
+            EventPayload::PushGroupReplaced(push_group_replaced()),
+            "ingest",
+            "instance=db1,job=backup",
+            "2024-05-02T10:00:05Z",
+        ),
+        event(
+            EventPayload::PushGroupDeleted(PushGroupDeleted {
+                grouping: push_group_replaced().grouping,
+                deleted_at_ms: 1_714_644_600_000,
+            }),
+            "ingest",
+            "instance=db1,job=backup",
+            "2024-05-02T10:10:00Z",
+        ),
+        event(
+            EventPayload::PushGroupRejected(PushGroupRejected {
+                grouping: push_group_replaced().grouping,
+                rejected_at_ms: 1_714_644_610_000,
+                reason: "pushed metrics must not have timestamps".into(),
+            }),
+            "ingest",
+            "instance=db1,job=backup",
+            "2024-05-02T10:10:10Z",
         ),
         event(
             EventPayload::DeployRecorded(deploy.clone()),

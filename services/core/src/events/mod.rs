@@ -6,6 +6,7 @@ mod alerts;
 mod deploys;
 mod external;
 mod outcomes;
+mod pushgroups;
 mod samples;
 mod scaling;
 
@@ -16,6 +17,7 @@ pub use external::{ExternalAlertReceived, ExternalAlertSource};
 pub use outcomes::{
     ActionFailed, IssueClosed, IssueCommented, IssueFiled, IssueReopened, WebhookDelivered,
 };
+pub use pushgroups::{PushGroupDeleted, PushGroupRejected, PushGroupReplaced};
 pub use samples::{
     SamplesReceived, SamplesRecorded, GZIP_SUFFIX, OTLP_METRICS_JSON, OTLP_METRICS_PROTOBUF,
     REMOTE_WRITE_V1_SNAPPY, REMOTE_WRITE_V2_SNAPPY,
@@ -70,6 +72,9 @@ macro_rules! payloads {
 payloads! {
     SamplesReceived(SamplesReceived) => Samples, version 1;
     SamplesRecorded(SamplesRecorded) => Samples, version 1;
+    PushGroupReplaced(PushGroupReplaced) => PushGroups, version 1;
+    PushGroupDeleted(PushGroupDeleted) => PushGroups, version 1;
+    PushGroupRejected(PushGroupRejected) => PushGroups, version 1;
     DeployRecorded(DeployRecorded) => Deploys, version 1;
     AlertPending(AlertEvent) => Alerts, version 1;
     AlertFiring(AlertEvent) => Alerts, version 1;
