@@ -3,6 +3,7 @@
 
 use crate::config::{ActuatorConfig, ConfigError, ConfigProblem, IssuePolicy, WebhookConfig};
 use crate::issues::github::GithubTracker;
+use crate::issues::jira::JiraTracker;
 use crate::issues::redmine::RedmineTracker;
 use crate::issues::IssueTracker;
 use crate::rate_budget::Budgets;
@@ -106,6 +107,19 @@ impl Plan {
                 }
             }
             // gitlab_configs and jira_configs: wired here by their adapters.
+            for (j, c) in receiver.jira_configs.iter().enumerate() {
+                match JiraTracker::new(c, http.clone(), timeout, &mut budgets) {
+                    Ok(tracker) => trackers.push(TrackerIntegration {
+                        name: format!("jira_configs[{j}]"),
+                        tracker: Arc::new(tracker),
+                        policy: c.policy(),
+                    }),
+                    Err(e) => problems.push(ConfigProblem {
+                        path: format!("receivers[{i}].jira_configs[{j}]"),
+                        message: e.to_string(),
+                    }),
+                }
+            }
             receivers.insert(
                 receiver.name.clone(),
                 Receiver {

@@ -15,9 +15,11 @@
 //! does the whole step again (a second note at worst), whereas a state
 //! change without its record would read as a person's doing.
 
+pub mod adf;
 pub mod carry_out;
 pub mod decide;
 pub mod github;
+pub mod jira;
 pub mod redmine;
 pub mod render;
 
