@@ -32,6 +32,9 @@ export "$(bash tests/setup/otel_python.sh | grep -E '^CLOSELOOP_OTEL_PYTHON=')"
 export "$(bash tests/setup/octokit_examples.sh | grep -E '^CLOSELOOP_OCTOKIT_EXAMPLES=')"
 # GitHub's OpenAPI description, the contract of the GitHub fake.
 export "$(bash tests/setup/github_openapi.sh | grep -E '^CLOSELOOP_GITHUB_OPENAPI=')"
+# Atlassian's OpenAPI description of Jira's REST API (crates.io), the contract
+# of the Jira fake.
+export "$(bash tests/setup/jira_openapi.sh | grep -E '^CLOSELOOP_JIRA_OPENAPI=')"
 # Every ingest decoder fuzzed for a bounded time from the committed seeds
 # (FUZZ_SECONDS per target, default 15); skipped when arguments narrow the
 # run to some tests.
