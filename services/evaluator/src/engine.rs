@@ -13,6 +13,7 @@ use crate::deploys::{Attribution, DeployTracker};
 use crate::external::{ExternalAlerts, EXTERNAL_GROUP_KEY};
 use crate::group_eval::{EvalEnv, GroupRun};
 use crate::metrics;
+use crate::pushed::PushedScrapes;
 use crate::retention::reach_ms;
 use crate::rules::{Rule, RuleGroup};
 use crate::scaling::runtime::{AlertScaleRouter, ScalerRuntime};
@@ -112,6 +113,8 @@ pub struct Evaluator {
     /// evaluator decides for them (it owns `EXTERNAL_GROUP_KEY`).
     external: ExternalAlerts,
     external_owned: bool,
+    /// Pushgateway-style groups, scraped into the window every interval.
+    pushed: PushedScrapes,
 }
 
 impl Evaluator {
@@ -147,7 +150,9 @@ impl Evaluator {
             lookback_delta_ms: config.lookback_ms,
             ..EvalOptions::default()
         };
+        let pushed = PushedScrapes::new(config.default_interval_ms);
         Evaluator {
+            pushed,
             retention_ms: retention_ms + config.lookback_ms,
             config,
             storage: Storage::new(),
@@ -328,6 +333,12 @@ impl Evaluator {
             Ok(())
         })?;
         Ok(())
+    }
+
+    /// Queues an event of `closeloop.pushgroups` for the scrapes at or
+    /// after its time; returns that time (`None`: not a push event).
+    pub fn record_push(&mut self, payload: &EventPayload) -> Option<i64> {
+        self.pushed.record(payload)
     }
 
     pub fn record_deploy(&mut self, id: Uuid, deploy: &DeployRecorded, occurred_at_ms: i64) {
@@ -519,6 +530,11 @@ impl Evaluator {
     /// order, and returns the decisions and what each group tick wrote.
     pub fn advance(&mut self, watermark_ms: i64) -> Advanced {
         let mut out = Advanced::default();
+        // Scrapes up to the watermark first: a tick's queries only see
+        // samples at or before it, so later scrapes do not leak into it.
+        let from = self.oldest_needed_ms(watermark_ms);
+        self.pushed
+            .scrape_until(from, watermark_ms, &mut self.storage);
         loop {
             let due_group = self
                 .groups

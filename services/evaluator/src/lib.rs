@@ -9,6 +9,7 @@ pub mod engine;
 pub mod external;
 mod group_eval;
 pub mod metrics;
+pub mod pushed;
 pub mod retention;
 pub mod rules;
 pub mod runner;

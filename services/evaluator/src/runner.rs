@@ -84,6 +84,9 @@ pub struct Runner {
     policy: WatermarkPolicy,
     samples: Vec<PartitionCursor>,
     deploys: Vec<(u32, Offset)>,
+    /// Next offset per `closeloop.pushgroups` partition: read from the
+    /// start at every restore, since a pushed group never ages out.
+    pushgroups: Vec<(u32, Offset)>,
     /// Next offset per alerts partition: decisions of groups evaluated
     /// elsewhere keep their alert states current here.
     alerts: Vec<(u32, Offset)>,
@@ -170,6 +173,10 @@ impl Runner {
         let deploys = (0..log.partitions(&deploys_topic).await?)
             .map(|p| (p, 0))
             .collect();
+        let pushgroups_topic = Topic::PushGroups.name(prefix);
+        let pushgroups = (0..log.partitions(&pushgroups_topic).await?)
+            .map(|p| (p, 0))
+            .collect();
         let outcomes_topic = Topic::Outcomes.name(prefix);
         let outcomes = (0..log.partitions(&outcomes_topic).await?)
             .map(|p| (p, 0))
@@ -184,6 +191,7 @@ impl Runner {
             policy,
             samples,
             deploys,
+            pushgroups,
             alerts,
             outcomes,
             newest_sample_ms: watermark_ms,
@@ -193,6 +201,7 @@ impl Runner {
             owned_shards: BTreeSet::new(),
         };
         runner.read_alerts().await?;
+        runner.read_pushgroups().await?;
         metrics::OWNED_GROUPS.set(0);
         tracing::info!(
             groups = ticks.len(),
@@ -236,6 +245,7 @@ impl Runner {
     pub async fn step(&mut self) -> Result<bool, RunnerError> {
         self.sync_ownership().await?;
         self.read_deploys().await?;
+        self.read_pushgroups().await?;
         self.read_alerts().await?;
         self.read_outcomes().await?;
         let read_samples = self.read_samples().await?;
@@ -322,6 +332,21 @@ impl Runner {
             any |= !records.is_empty();
         }
         Ok(any)
+    }
+
+    /// Pushes count as samples for the watermark: a push is the newest
+    /// data of its group, as a sample is of its series.
+    async fn read_pushgroups(&mut self) -> Result<(), RunnerError> {
+        let topic = Topic::PushGroups.name(&self.prefix);
+        let (evaluator, newest) = (&mut self.evaluator, &mut self.newest_sample_ms);
+        for_each_new(&*self.log, &topic, &mut self.pushgroups, |record| {
+            if let Some(event) = decode(record) {
+                if let Some(at) = evaluator.record_push(&event.payload) {
+                    *newest = (*newest).max(at);
+                }
+            }
+        })
+        .await
     }
 
     async fn read_deploys(&mut self) -> Result<(), RunnerError> {
