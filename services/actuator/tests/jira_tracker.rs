@@ -243,6 +243,24 @@ async fn transitions_are_looked_up_by_name_or_target_status() {
 }
 
 #[tokio::test]
+async fn a_resolution_screen_on_the_closing_transition_gets_a_done_resolution() {
+    for flavour in [Flavour::Cloud, Flavour::DataCenter] {
+        let (fake, tracker) = start_with(flavour, "").await;
+        fake.resolution_screen(true);
+        let key = tracker.create(&new_issue("s")).await.expect("created").id;
+        tracker.close(&key, "Resolved.").await.expect("closed");
+        // the screen offers Won't Do first: closeloop never picks it
+        assert_eq!(fake.issues()[0].resolution.as_deref(), Some("Done"));
+        let read = tracker.get(&key).await.expect("read").expect("exists");
+        assert_eq!(read.closed_as, Some(ClosedAs::Completed));
+        // reopening sets no resolution
+        tracker.reopen(&key, "Again.").await.expect("reopened");
+        assert_eq!(fake.issues()[0].resolution, None);
+        assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    }
+}
+
+#[tokio::test]
 async fn a_transition_the_workflow_lacks_fails_naming_what_it_offers() {
     let (fake, tracker) = start_with(Flavour::DataCenter, "resolve_transition: Finish\n").await;
     let key = tracker.create(&new_issue("t")).await.expect("created").id;

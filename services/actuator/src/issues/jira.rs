@@ -11,8 +11,14 @@
 //! Closing and reopening are workflow transitions, looked up by name on
 //! the issue (`resolve_transition`, `reopen_transition`); a done issue
 //! whose resolution is one of `wont_fix_resolutions` is a person's "won't
-//! fix". The request shapes are Atlassian's published REST reference
+//! fix". A closing transition whose screen asks for a resolution gets a
+//! done one (Done, Fixed, Resolved, else the first that is no won't-fix).
+//! The request shapes are Atlassian's published REST reference
 //! (`tests/jira_tracker.rs` checks each against it).
+//!
+//! Known limit: Jira Cloud's `/search/jql` is eventually consistent, so a
+//! crash in the moment between a create and its indexing can still yield
+//! a second issue there; Data Center indexes on create.
 
 use super::{adf, ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::{JiraApiVersion, JiraConfig};
@@ -131,7 +137,20 @@ struct Transition {
     name: String,
     #[serde(default)]
     to: Option<Named>,
+    /// The transition screen's fields (`expand=transitions.fields`).
+    #[serde(default)]
+    fields: BTreeMap<String, FieldMeta>,
 }
+
+#[derive(Deserialize)]
+struct FieldMeta {
+    #[serde(default, rename = "allowedValues")]
+    allowed_values: Vec<Value>,
+}
+
+/// Resolutions picked, in this order, when a closing transition's screen
+/// asks for one; otherwise the first that is not a won't-fix.
+const DONE_RESOLUTIONS: [&str; 3] = ["Done", "Fixed", "Resolved"];
 
 impl JiraTracker {
     pub fn new(
@@ -271,6 +290,20 @@ impl JiraTracker {
             .any(|w| w.trim().eq_ignore_ascii_case(resolution.trim()))
     }
 
+    /// The resolution to close with among those a screen allows.
+    fn done_resolution(&self, allowed: &[Value]) -> Option<String> {
+        let names: Vec<&str> = allowed
+            .iter()
+            .filter_map(|v| v.get("name").and_then(Value::as_str))
+            .filter(|n| !self.is_wont_fix(n))
+            .collect();
+        DONE_RESOLUTIONS
+            .iter()
+            .find_map(|d| names.iter().find(|n| n.eq_ignore_ascii_case(d)))
+            .or(names.first())
+            .map(|n| n.to_string())
+    }
+
     fn browse_url(&self, key: &str) -> String {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
@@ -280,11 +313,17 @@ impl JiraTracker {
     }
 
     /// Runs the workflow transition named `name` (or leading to a status
-    /// of that name) on the issue.
-    async fn transition(&self, key: &str, name: &str) -> Result<(), DeliveryError> {
+    /// of that name) on the issue. `closing`: a resolution the
+    /// transition's screen offers is set to a done one (company-managed
+    /// workflows ask for it on "Resolve Issue"/"Done"), never a won't-fix.
+    async fn transition(&self, key: &str, name: &str, closing: bool) -> Result<(), DeliveryError> {
         let what = "jira issue transitions";
         let url = self.issue_url(key, &["transitions"]);
-        let response = self.call(what, Method::GET, url.clone(), None).await?;
+        let mut listing = url.clone();
+        listing
+            .query_pairs_mut()
+            .append_pair("expand", "transitions.fields");
+        let response = self.call(what, Method::GET, listing, None).await?;
         let listed: Transitions = json_body(what, response).await?;
         let wanted = name.trim();
         let found = listed
@@ -304,7 +343,15 @@ impl JiraTracker {
                 reason: format!("no such transition from its status; it offers {names:?}"),
             });
         };
-        let body = json!({ "transition": { "id": transition.id } });
+        let mut body = json!({ "transition": { "id": transition.id } });
+        let resolution = transition
+            .fields
+            .get("resolution")
+            .filter(|_| closing)
+            .and_then(|meta| self.done_resolution(&meta.allowed_values));
+        if let Some(resolution) = resolution {
+            body["fields"] = json!({ "resolution": { "name": resolution } });
+        }
         self.call("jira issue transition", Method::POST, url, Some(body))
             .await?;
         Ok(())
@@ -481,13 +528,13 @@ impl IssueTracker for JiraTracker {
 
     async fn close(&self, id: &str, note: &str) -> Result<(), DeliveryError> {
         self.comment(id, note).await?;
-        self.transition(issue_key(id)?, &self.resolve_transition)
+        self.transition(issue_key(id)?, &self.resolve_transition, true)
             .await
     }
 
     async fn reopen(&self, id: &str, note: &str) -> Result<(), DeliveryError> {
         self.comment(id, note).await?;
-        self.transition(issue_key(id)?, &self.reopen_transition)
+        self.transition(issue_key(id)?, &self.reopen_transition, false)
             .await
     }
 

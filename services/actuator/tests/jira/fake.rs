@@ -89,6 +89,8 @@ struct Inner {
     throttle_next: u32,
     throttle_every: usize,
     throttled: usize,
+    /// The Done transition has a screen asking for the resolution.
+    resolution_screen: bool,
 }
 
 #[derive(Clone)]
@@ -110,6 +112,7 @@ impl JiraFake {
             throttle_next: 0,
             throttle_every: 0,
             throttled: 0,
+            resolution_screen: false,
         }));
         let app = axum::Router::new()
             .fallback(handle)
@@ -153,6 +156,10 @@ impl JiraFake {
     }
     pub fn throttle_every(&self, every: usize) {
         self.with(|i| i.throttle_every = every)
+    }
+    /// As a company-managed workflow: resolving asks for a resolution.
+    pub fn resolution_screen(&self, on: bool) {
+        self.with(|i| i.resolution_screen = on)
     }
     /// What a person does in the web page: resolve with a resolution.
     pub fn resolve(&self, key: &str, resolution: &str, at: DateTime<Utc>) {
@@ -325,7 +332,7 @@ fn base64(text: &str) -> String {
 }
 
 fn throttle(state: &mut Inner) -> bool {
-    let every = state.throttle_every > 0 && state.requests % state.throttle_every == 0;
+    let every = state.throttle_every > 0 && state.requests.is_multiple_of(state.throttle_every);
     if state.throttle_next == 0 && !every {
         return false;
     }
@@ -372,6 +379,10 @@ fn serve(
         )),
     ));
     let base = format!("https://jira.example{}", flavour.prefix());
+    let screen = state.resolution_screen;
+    let expanded = query
+        .iter()
+        .any(|(k, v)| k == "expand" && v.split(',').any(|e| e == "transitions.fields"));
     match (op.method.as_str(), route.as_str()) {
         ("get", "/search/jql") | ("get", "/search") => search(state, query, wanted, &base),
         ("post", "/issue") => create(state, body, &base),
@@ -394,16 +405,9 @@ fn serve(
                 ("post", "/issue/{issueIdOrKey}/comment") => comment(flavour, issue, body, &base),
                 ("get", "/issue/{issueIdOrKey}/transitions") => Ok((
                     StatusCode::OK,
-                    Some(json!({
-                        "expand": "transitions",
-                        "transitions": transitions(&issue.status).iter().map(|(id, name, to)| json!({
-                            "id": id, "name": name, "to": status_json(to),
-                            "hasScreen": false, "isGlobal": false, "isInitial": false,
-                            "isConditional": false
-                        })).collect::<Vec<_>>()
-                    })),
+                    Some(transitions_json(&issue.status, screen, expanded)),
                 )),
-                ("post", "/issue/{issueIdOrKey}/transitions") => transition(issue, body),
+                ("post", "/issue/{issueIdOrKey}/transitions") => transition(issue, body, screen),
                 _ => Err(refuse(format!(
                     "{method} {route}: an operation the fake does not serve"
                 ))),
@@ -598,7 +602,50 @@ fn transitions(status: &str) -> Vec<(&'static str, &'static str, &'static str)> 
     }
 }
 
-fn transition(issue: &mut FakeIssue, body: Option<&Value>) -> Served {
+/// The resolutions the fake's resolution screen offers.
+const RESOLUTIONS: [&str; 3] = ["Won't Do", "Done", "Duplicate"];
+
+fn transitions_json(status: &str, screen: bool, expanded: bool) -> Value {
+    let listed: Vec<Value> = transitions(status)
+        .iter()
+        .map(|(id, name, to)| {
+            let has_screen = screen && *to == DONE;
+            let mut t = json!({
+                "id": id, "name": name, "to": status_json(to),
+                "hasScreen": has_screen, "isGlobal": false, "isInitial": false,
+                "isConditional": false
+            });
+            // Screen fields are listed only when asked for.
+            if expanded {
+                let mut fields = Map::new();
+                if has_screen {
+                    let allowed: Vec<Value> = RESOLUTIONS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| json!({
+                            "self": format!("https://jira.example/rest/api/2/resolution/{}", i + 1),
+                            "id": (i + 1).to_string(), "name": n
+                        }))
+                        .collect();
+                    fields.insert(
+                        "resolution".into(),
+                        json!({
+                            "required": true,
+                            "schema": { "type": "resolution", "system": "resolution" },
+                            "name": "Resolution", "key": "resolution",
+                            "operations": ["set"], "allowedValues": allowed
+                        }),
+                    );
+                }
+                t["fields"] = Value::Object(fields);
+            }
+            t
+        })
+        .collect();
+    json!({ "expand": "transitions", "transitions": listed })
+}
+
+fn transition(issue: &mut FakeIssue, body: Option<&Value>, screen: bool) -> Served {
     let id = body
         .and_then(|b| b.pointer("/transition/id"))
         .and_then(|v| {
@@ -617,9 +664,29 @@ fn transition(issue: &mut FakeIssue, body: Option<&Value>) -> Served {
             issue.key
         )));
     };
+    let has_screen = screen && *to == DONE;
+    let fields = body
+        .and_then(|b| b.get("fields"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let resolution = fields
+        .get("resolution")
+        .and_then(|r| r.get("name"))
+        .and_then(Value::as_str);
+    if let Some(other) = fields.keys().find(|k| !(has_screen && *k == "resolution")) {
+        return Err(refuse(format!(
+            "Field '{other}' cannot be set. It is not on the appropriate screen, or unknown."
+        )));
+    }
+    if has_screen && !resolution.is_some_and(|r| RESOLUTIONS.contains(&r)) {
+        return Err(refuse(format!(
+            "the transition's screen requires a resolution of {RESOLUTIONS:?}, got {resolution:?}"
+        )));
+    }
     issue.status = to.to_string();
     if *to == DONE {
-        issue.resolution = Some("Done".into());
+        issue.resolution = Some(resolution.unwrap_or("Done").into());
         issue.resolved_at = Some(Utc::now());
     } else {
         issue.resolution = None;
