@@ -18,7 +18,7 @@
 //!
 //! Known limit: Jira Cloud's `/search/jql` is eventually consistent, so a
 //! crash in the moment between a create and its indexing can still yield
-//! a second issue there; Data Center indexes on create.
+//! a second issue there.
 
 use super::{adf, ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::{JiraApiVersion, JiraConfig};
@@ -53,6 +53,9 @@ pub struct JiraTracker {
     client: reqwest::Client,
     base: Url,
     version: JiraApiVersion,
+    /// Jira Cloud (v3, or v2 on an `atlassian.net` site): search by
+    /// `/search/jql` (the old search is gone there) and users by account id.
+    cloud: bool,
     user: Option<String>,
     token: SecretString,
     project_key: String,
@@ -175,10 +178,12 @@ impl JiraTracker {
             token.expose_secret()
         );
         let budget = budgets.budget_for("jira", base.as_str(), &credential, config.rate_limit);
+        let cloud = is_cloud(config.api_version, &base);
         Ok(JiraTracker {
             client,
             base,
             version: config.api_version,
+            cloud,
             user: config.user.clone(),
             token,
             project_key: key.clone(),
@@ -366,6 +371,13 @@ impl JiraTracker {
     }
 }
 
+/// REST v3 is Cloud's alone; v2 is Cloud's too on its `*.atlassian.net`
+/// sites (`*.jira.com` for older ones).
+fn is_cloud(version: JiraApiVersion, base: &Url) -> bool {
+    let host = base.host_str().unwrap_or_default().to_ascii_lowercase();
+    version == JiraApiVersion::V3 || host.ends_with(".atlassian.net") || host.ends_with(".jira.com")
+}
+
 /// Jira refuses labels with spaces; closeloop's templated labels may
 /// have them.
 fn label_of(label: &str) -> String {
@@ -445,9 +457,9 @@ impl IssueTracker for JiraTracker {
             jql_string(&label_of(&marker.label())),
             jql_string(&marker.fingerprint),
         );
-        let mut url = match self.version {
-            JiraApiVersion::V3 => self.api(&["search", "jql"]),
-            JiraApiVersion::V2 => self.api(&["search"]),
+        let mut url = match self.cloud {
+            true => self.api(&["search", "jql"]),
+            false => self.api(&["search"]),
         };
         url.query_pairs_mut()
             .append_pair("jql", &jql)
@@ -478,9 +490,9 @@ impl IssueTracker for JiraTracker {
         // Jira has one assignee: the first configured. Cloud names users
         // by account id, Data Center by user name.
         if let Some(who) = issue.assignees.first() {
-            let user = match self.version {
-                JiraApiVersion::V3 => json!({ "accountId": who }),
-                JiraApiVersion::V2 => json!({ "name": who }),
+            let user = match self.cloud {
+                true => json!({ "accountId": who }),
+                false => json!({ "name": who }),
             };
             fields.insert("assignee".into(), user);
         }
@@ -573,6 +585,23 @@ mod tests {
         for bad in ["", "-1", "OPS-", "OPS-1/../x", "a b-1", "OPS-1a"] {
             assert!(issue_key(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn v2_on_a_cloud_site_is_cloud() {
+        let url = |u: &str| Url::parse(u).expect("url");
+        assert!(is_cloud(
+            JiraApiVersion::V3,
+            &url("https://jira.acme.example")
+        ));
+        assert!(is_cloud(
+            JiraApiVersion::V2,
+            &url("https://acme.atlassian.net")
+        ));
+        assert!(!is_cloud(
+            JiraApiVersion::V2,
+            &url("https://jira.acme.example/jira")
+        ));
     }
 
     #[test]
