@@ -65,6 +65,7 @@ pub const ROUTE_CLASSES: &[(Option<Method>, PathMatch, EndpointClass)] = {
         (None, Exact("/api/v1/write"), Ingest),
         (None, Exact("/v1/metrics"), Ingest),
         (None, Prefix("/metrics/job/"), Ingest),
+        (None, Prefix("/metrics/job@base64/"), Ingest),
         (None, Exact("/api/v1/deploys/github"), SignedWebhook),
         (None, Exact("/api/v1/deploys/gitlab"), SignedWebhook),
         (None, Exact("/api/v1/deploys/argocd"), Deploys),

@@ -83,6 +83,16 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
         }
     }
 
+    // Pushes too: each is seen by the scrapes at or after its time.
+    let pushgroups = Topic::PushGroups.name(prefix);
+    for partition in 0..log.partitions(&pushgroups).await? {
+        for record in read_all(log, &pushgroups, partition).await? {
+            if let Ok(event) = Event::from_json(&record.value) {
+                evaluator.record_push(&event.payload);
+            }
+        }
+    }
+
     let samples = Topic::Samples.name(prefix);
     let earliest_needed = from_ms - evaluator.retention_ms();
     let mut total = 0;

@@ -9,6 +9,7 @@ mod error;
 pub mod limits;
 pub mod metrics;
 mod otlp;
+pub mod pushgateway;
 mod remote_write;
 mod remote_write_v2;
 mod samples_append;
@@ -62,6 +63,9 @@ pub struct IngestState {
     pub clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     /// Secrets of the signed deploy webhooks (GitHub, GitLab).
     pub webhooks: WebhookSecrets,
+    /// The pushed groups, folded from `closeloop.pushgroups`; one lock
+    /// serializes pushes as the Pushgateway's write queue does.
+    pub push_view: Arc<tokio::sync::Mutex<pushgateway::PushView>>,
 }
 
 impl IngestState {
@@ -72,6 +76,7 @@ impl IngestState {
             limits,
             clock: Arc::new(Utc::now),
             webhooks: WebhookSecrets::default(),
+            push_view: Arc::default(),
         }
     }
 }
@@ -97,6 +102,7 @@ pub fn router(state: IngestState) -> Router {
             "/api/v1/deploys/argocd",
             post(deploy_webhooks::receive_argocd),
         )
+        .merge(pushgateway::routes())
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
