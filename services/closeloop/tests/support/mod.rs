@@ -63,6 +63,11 @@ impl Drop for Process {
     }
 }
 
+/// Starts `command` as `name`, its output in `<dir>/<name>.log`.
+pub fn spawn_process(name: &'static str, command: Command, dir: &Path) -> Process {
+    spawn(name, command, dir)
+}
+
 fn spawn(name: &'static str, mut command: Command, dir: &Path) -> Process {
     let log = dir.join(format!("{name}.log"));
     let file = std::fs::File::create(&log).expect("creating a log file");
