@@ -3,7 +3,7 @@
 //! the real Pushgateway 1.5 (Debian `prometheus-pushgateway`), both behind
 //! basic auth: `push_to_gateway`, `pushadd_to_gateway`,
 //! `delete_from_gateway`, a base64-encoded grouping label, a malformed
-//! body and a timestamped one. Both must then list the same groups in
+//! body and a timestamped one; then one delimited protobuf push. Both must then list the same groups in
 //! `GET /api/v1/metrics`; rules over the pushed series fire and keep
 //! firing past the lookback delta (pushed groups do not go stale), and
 //! all of it survives a kill -9.
@@ -36,9 +36,12 @@ groups:
         expr: push_failure_time_seconds{job="stamped"} > 0 and on(job) push_time_seconds{job="stamped"} == 0
       - alert: CleanupGone
         expr: absent(cleanup_ran)
+      - alert: ProtobufPushed
+        expr: jobs_done{job="proto", queue="a"} == 3 and on(job) job_seconds_bucket{job="proto", le="5"} == 2
 "#;
 
-const ALERTS: [&str; 6] = [
+const ALERTS: [&str; 7] = [
+    "ProtobufPushed",
     "BackupSucceeded",
     "BackupFilesAdded",
     "BackupHistogram",
@@ -213,6 +216,31 @@ async fn prometheus_client_pushes_alike_to_closeloop_and_the_real_pushgateway() 
         assert!(
             reason.contains("must not have timestamps"),
             "{what}: {reason}"
+        );
+    }
+
+    // Delimited protobuf (encoded by protoc, see fuzz/seeds/README.md).
+    let protobuf = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/seeds/pushgateway_protobuf/gauge_and_histogram.pb"
+    ))
+    .unwrap();
+    for url in [&closeloop.url, &pushgateway_url] {
+        let response = reqwest::Client::new()
+            .put(format!("{url}/metrics/job/proto"))
+            .basic_auth(USER, Some(PASSWORD))
+            .header(
+                "content-type",
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            )
+            .body(protobuf.clone())
+            .send()
+            .await
+            .expect("protobuf push");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
         );
     }
 
