@@ -13,6 +13,7 @@
 //! would not help).
 
 use crate::error::IngestError;
+use crate::limits;
 use crate::metrics;
 use crate::remote_write::body_rejection;
 use crate::samples_append::append_samples_received;
@@ -141,7 +142,14 @@ async fn accept(
         Err(err) => return (nothing, Err(IngestError::BadRequest(err.to_string()))),
     };
     let mut first: Option<Vec<(String, String)>> = None;
-    let summary = walk_v2(&raw, |_, series| {
+    let mut over_limit = None;
+    let summary = walk_v2(&raw, |index, series| {
+        // The same per-request limits as 1.0: the whole request is
+        // refused, naming the limit, before anything is written.
+        if over_limit.is_none() {
+            over_limit =
+                limits::check_series(&state.limits, index, series.labels.iter().copied()).err();
+        }
         if first.is_none() {
             first = Some(
                 series
@@ -157,6 +165,9 @@ async fn accept(
         Ok(summary) => summary,
         Err(err) => return (nothing, Err(IngestError::BadRequest(err.to_string()))),
     };
+    if let Some(err) = over_limit {
+        return (nothing, Err(err));
+    }
     metrics::HISTOGRAMS_REFUSED.inc_by(u64::from(summary.histograms_refused));
     metrics::EXEMPLARS_DROPPED.inc_by(u64::from(summary.exemplars_dropped));
     let refusal = summary.refusal_message();

@@ -311,3 +311,76 @@ async fn bad_otlp_input_is_400_415_or_413_with_a_status_message() {
     assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(header(&answer, "retry-after"), "5");
 }
+
+async fn send_limited(
+    log: Arc<RecordingLog>,
+    limits: IngestLimits,
+    request: Request<Body>,
+) -> Answer {
+    let app = router(IngestState::new(log, "closeloop", limits));
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[tokio::test]
+async fn v2_and_otlp_requests_over_a_limit_are_refused_whole_naming_the_limit() {
+    let tight = IngestLimits {
+        max_series_per_request: 1,
+        max_label_value_length: 8,
+        ..IngestLimits::default()
+    };
+    let mut b = RequestBuilder::new();
+    b.series(&[("__name__", "up"), ("job", "a")], &[(1_000, 1.0)]);
+    b.series(&[("__name__", "up"), ("job", "b")], &[(1_000, 1.0)]);
+    let log = Arc::new(RecordingLog::default());
+    let answer = send_limited(log.clone(), tight.clone(), v2(b.request.encode_to_vec())).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(String::from_utf8_lossy(&answer.body).contains("ingest.max_series_per_request"));
+    assert!(log.appended.lock().unwrap().is_empty());
+
+    let mut b = RequestBuilder::new();
+    b.series(
+        &[("__name__", "up"), ("job", "much-too-long")],
+        &[(1_000, 1.0)],
+    );
+    let answer = send_limited(log.clone(), tight.clone(), v2(b.request.encode_to_vec())).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&answer.body).contains("ingest.max_label_value_length"));
+
+    // OTLP: `service.name` "api" is short; a long attribute is not.
+    let mut request = otlp_request();
+    request.resource_metrics[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes[0]
+        .value = Some(AnyValue {
+        value: Some(Value::StringValue("a-very-long-service".into())),
+    });
+    let answer = send_limited(
+        log.clone(),
+        tight,
+        otlp("application/x-protobuf", request.encode_to_vec()),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        String::from_utf8_lossy(&answer.body).contains("ingest.max_label_value_length"),
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(log.appended.lock().unwrap().is_empty());
+}

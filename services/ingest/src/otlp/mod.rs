@@ -9,6 +9,7 @@
 mod response;
 
 use crate::error::IngestError;
+use crate::limits;
 use crate::metrics;
 use crate::remote_write::body_rejection;
 use crate::samples_append::append_samples_received;
@@ -112,6 +113,10 @@ async fn accept(
             }
         },
     )?;
+    for (index, series) in translated.series.iter().enumerate() {
+        let labels = series.labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        limits::check_series(&state.limits, index, labels)?;
+    }
     metrics::OTLP_POINTS_REJECTED.inc_by(translated.rejected_points);
     if let Some(first) = translated.series.first() {
         let (min, max) = translated.min_max_timestamp_ms().unzip();
