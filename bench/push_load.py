@@ -15,12 +15,12 @@ bench/otlp_body.py with the OpenTelemetry SDK) to /v1/metrics, one at a
 time; samples/s counts the data points in it (--points).
 
 Prints one JSON line: requests, failures, seconds, requests/s, samples/s,
-p50/p99 latency in ms. Standard library only.
+p50/p99 latency in ms. Standard library only; one process per sender.
 """
 
 import argparse
 import json
-import threading
+import multiprocessing
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +47,8 @@ SERIES_PER_PUSH = 20 + 5 + 10 + 2
 
 
 def sender(index, args, body, stop, results):
+    """One process per sender: Python threads would share one GIL and
+    measure the loader instead of the receiver."""
     latencies, failures, seq = [], 0, 0
     while not stop.is_set():
         seq += 1
@@ -81,8 +83,9 @@ def main():
     parser.add_argument("--points", type=int, default=0)
     args = parser.parse_args()
     body = open(args.body, "rb").read() if args.body else None
-    stop, results = threading.Event(), {}
-    threads = [threading.Thread(target=sender, args=(i, args, body, stop, results))
+    manager = multiprocessing.Manager()
+    stop, results = manager.Event(), manager.dict()
+    threads = [multiprocessing.Process(target=sender, args=(i, args, body, stop, results))
                for i in range(args.senders)]
     started = time.monotonic()
     for t in threads:

@@ -73,6 +73,11 @@ pub const ROUTE_CLASSES: &[(Option<Method>, PathMatch, EndpointClass)] = {
         (None, Exact("/api/v2/alerts"), Alerts),
         (None, Exact("/api/v1/alertmanager"), Alerts),
         (None, Prefix("/api/v1/admin/"), Admin),
+        // Prometheus' query API takes POST forms too; still reads.
+        (Some(Method::POST), Exact("/api/v1/query"), Read),
+        (Some(Method::POST), Exact("/api/v1/query_range"), Read),
+        (Some(Method::POST), Exact("/api/v1/series"), Read),
+        (Some(Method::POST), Exact("/api/v1/labels"), Read),
         (Some(Method::GET), Prefix("/api/v1/"), Read),
     ]
 };

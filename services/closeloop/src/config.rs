@@ -76,6 +76,10 @@ pub struct EvaluationConfig {
     /// last re-sent.
     #[serde(with = "serde_duration")]
     pub resolve_timeout: Duration,
+    /// How much history the window keeps for the query API beyond what
+    /// the rules need (each series pays ~16 bytes per sample held).
+    #[serde(with = "serde_duration")]
+    pub query_window: Duration,
 }
 
 impl Default for EvaluationConfig {
@@ -86,6 +90,7 @@ impl Default for EvaluationConfig {
             idle_follow: Duration::from_secs(60),
             lookback_delta: Duration::from_secs(300),
             resolve_timeout: Duration::from_secs(300),
+            query_window: Duration::ZERO,
         }
     }
 }
@@ -449,6 +454,9 @@ impl Config {
         };
         let mut evaluator = closeloop_evaluator::Evaluator::new(config, groups);
         evaluator.set_resolve_timeout(self.evaluation.resolve_timeout.as_millis() as i64);
+        evaluator.keep_at_least(
+            (self.evaluation.query_window + self.evaluation.lookback_delta).as_millis() as i64,
+        );
         Ok(evaluator)
     }
 

@@ -6,6 +6,7 @@ mod cli_checks;
 mod config;
 mod deploy_cli;
 mod log_backend;
+mod query_api;
 mod replay;
 mod serve;
 mod telemetry;

@@ -85,8 +85,12 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let mut tasks: Vec<Task> = Vec::new();
     let prefix = config.topic_prefix().to_string();
 
+    let mut queries = None;
     if args.role.contains(&Role::Evaluator) {
-        let runner = evaluator_runner(&config, log.clone(), &prefix).await?;
+        let mut runner = evaluator_runner(&config, log.clone(), &prefix).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        runner.serve_queries(rx);
+        queries = Some(crate::query_api::QueryState { runner: tx });
         let stop = shutdown_signal(&stop_rx);
         tasks.push(Box::pin(async move {
             (
@@ -129,6 +133,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         store.clone(),
         ready.clone(),
         webhooks,
+        queries,
     );
     let app = crate::auth::protect(app, authenticator);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -222,6 +227,7 @@ fn http_router(
     store: Arc<dyn ReadStore>,
     ready: Arc<AtomicBool>,
     webhooks: closeloop_ingest::WebhookSecrets,
+    queries: Option<crate::query_api::QueryState>,
 ) -> Router {
     let mut app = Router::new()
         .route("/-/healthy", get(|| async { "closeloop is healthy\n" }))
@@ -253,6 +259,9 @@ fn http_router(
     }
     if roles.contains(&Role::Projector) {
         app = app.merge(closeloop_projector::query_router(store));
+    }
+    if let Some(queries) = queries {
+        app = app.merge(crate::query_api::router(queries));
     }
     app
 }

@@ -115,6 +115,8 @@ pub struct Evaluator {
     external_owned: bool,
     /// Pushgateway-style groups, scraped into the window every interval.
     pushed: PushedScrapes,
+    /// Samples before this were dropped from the window (`None`: none yet).
+    window_start_ms: Option<i64>,
 }
 
 impl Evaluator {
@@ -153,6 +155,7 @@ impl Evaluator {
         let pushed = PushedScrapes::new(config.default_interval_ms);
         Evaluator {
             pushed,
+            window_start_ms: None,
             retention_ms: retention_ms + config.lookback_ms,
             config,
             storage: Storage::new(),
@@ -277,6 +280,27 @@ impl Evaluator {
     /// How far before a tick the window must reach.
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
+    }
+
+    /// Keeps at least `ms` of samples before the watermark, for queries
+    /// (`evaluation.query_window`), beyond what the rules need.
+    pub fn keep_at_least(&mut self, ms: i64) {
+        self.retention_ms = self.retention_ms.max(ms);
+    }
+
+    /// The window the rules and queries read.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    pub fn options(&self) -> &EvalOptions {
+        &self.options
+    }
+
+    /// Where the window starts: samples before it were dropped (`None`
+    /// until the first drop; then everything since the start is held).
+    pub fn window_start_ms(&self) -> Option<i64> {
+        self.window_start_ms
     }
 
     /// Appends every sample of a decompressed remote-write body; a series
@@ -568,6 +592,7 @@ impl Evaluator {
         }
         let oldest = self.oldest_needed_ms(watermark_ms);
         self.storage.truncate_before(oldest);
+        self.window_start_ms = Some(self.window_start_ms.map_or(oldest, |w| w.max(oldest)));
         self.recorded_newest.retain(|_, t| *t >= oldest);
         self.deploys
             .prune(watermark_ms - self.config.attribution.window_ms);

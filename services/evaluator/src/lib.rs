@@ -10,6 +10,7 @@ pub mod external;
 mod group_eval;
 pub mod metrics;
 pub mod pushed;
+pub mod query;
 pub mod retention;
 pub mod rules;
 pub mod runner;

@@ -18,6 +18,7 @@
 
 use crate::engine::{Decision, Evaluator, Recorded};
 use crate::metrics;
+use crate::query::QueryRequest;
 use crate::shards::{self, ShardCheckpoint, CHECKPOINT_GROUP};
 use closeloop_core::events::SamplesRecorded;
 use closeloop_core::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
@@ -98,6 +99,8 @@ pub struct Runner {
     membership: Membership,
     shard_count: u32,
     owned_shards: BTreeSet<u32>,
+    /// Queries of the HTTP query API, answered between steps.
+    queries: Option<tokio::sync::mpsc::Receiver<QueryRequest>>,
 }
 
 impl Runner {
@@ -199,6 +202,7 @@ impl Runner {
             membership,
             shard_count,
             owned_shards: BTreeSet::new(),
+            queries: None,
         };
         runner.read_alerts().await?;
         runner.read_pushgroups().await?;
@@ -218,6 +222,24 @@ impl Runner {
         &self.evaluator
     }
 
+    /// Answers the queries sent on `queries` between steps (at most one
+    /// step, ~100 ms when idle, of waiting): the runner alone owns the
+    /// window, so nothing else locks it.
+    pub fn serve_queries(&mut self, queries: tokio::sync::mpsc::Receiver<QueryRequest>) {
+        self.queries = Some(queries);
+    }
+
+    fn answer_queries(&mut self) {
+        let Some(queries) = &mut self.queries else {
+            return;
+        };
+        while let Ok(request) = queries.try_recv() {
+            let result = self.evaluator.answer(&request.query);
+            // The asker may have gone (timeout, closed connection).
+            let _ = request.reply.send(result);
+        }
+    }
+
     /// Tails the log until `shutdown` resolves.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), RunnerError> {
         tokio::pin!(shutdown);
@@ -227,6 +249,7 @@ impl Runner {
             tokio::select! {
                 result = step => {
                     let dirty = result?;
+                    self.answer_queries();
                     if dirty || last_commit.elapsed() >= COMMIT_EVERY {
                         self.commit().await?;
                         last_commit = Instant::now();

@@ -19,6 +19,7 @@ mod value;
 pub use error::{EvalError, ParseError};
 pub use labels::{Labels, METRIC_NAME};
 pub use math::almost_equal;
+pub use promql_parser::label::Matcher;
 pub use promql_parser::parser::Expr;
 pub use storage::Storage;
 pub use value::{is_stale_marker, stale_marker, Sample, Series, Value, STALE_NAN_BITS};
@@ -32,6 +33,47 @@ pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 /// Parses a PromQL expression.
 pub fn parse(expr: &str) -> Result<Expr, ParseError> {
     promql_parser::parser::parse(expr).map_err(|message| ParseError { message })
+}
+
+/// The series a series selector (`match[]` of Prometheus' metadata
+/// APIs, e.g. `up{job="a"}` or `{__name__=~"x.*"}`) matches that hold a
+/// sample in `[start_ms, end_ms]`, in label order, without duplicates.
+pub fn select_series(
+    storage: &Storage,
+    selector: &str,
+    start_ms: i64,
+    end_ms: i64,
+) -> Result<Vec<Labels>, ParseError> {
+    use promql_parser::label::MatchOp;
+    let expr = parse(selector)?;
+    let Expr::VectorSelector(vs) = expr else {
+        return Err(ParseError {
+            message: format!("{selector:?} is not a series selector"),
+        });
+    };
+    let with_name = |mut ms: Vec<Matcher>| {
+        if let Some(name) = &vs.name {
+            ms.push(Matcher::new(MatchOp::Equal, METRIC_NAME, name));
+        }
+        ms
+    };
+    let alternatives = if vs.matchers.or_matchers.is_empty() {
+        vec![with_name(vs.matchers.matchers.clone())]
+    } else {
+        vs.matchers
+            .or_matchers
+            .iter()
+            .cloned()
+            .map(with_name)
+            .collect()
+    };
+    let mut out: Vec<Labels> = alternatives
+        .iter()
+        .flat_map(|ms| storage.matching_series(ms, start_ms, end_ms))
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
 }
 
 /// Knobs of an evaluation.

@@ -306,6 +306,30 @@ impl Storage {
         per_series + self.by_name.keys().map(|k| k.len() + 48).sum::<usize>()
     }
 
+    /// Labels of the series matching all `matchers` that hold a sample
+    /// (stale markers aside) in `[start_ms, end_ms]`, in label order: what
+    /// Prometheus' `/api/v1/series` lists.
+    pub fn matching_series(&self, matchers: &[Matcher], start_ms: i64, end_ms: i64) -> Vec<Labels> {
+        let mut window = Vec::new();
+        self.select(matchers)
+            .into_iter()
+            .filter_map(|id| {
+                let series = &self.series[id as usize];
+                window.clear();
+                series.window_into(start_ms.saturating_sub(1), end_ms, &mut window);
+                (!window.is_empty()).then(|| series.labels.clone())
+            })
+            .collect()
+    }
+
+    /// The time of the oldest sample held, if any: where the window starts.
+    pub fn oldest_sample_ms(&self) -> Option<i64> {
+        self.series
+            .iter()
+            .filter_map(|s| s.samples.iter().next().map(|(t, _)| t))
+            .min()
+    }
+
     pub(crate) fn series(&self, id: SeriesId) -> &StoredSeries {
         &self.series[id as usize]
     }

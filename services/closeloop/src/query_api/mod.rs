@@ -1,0 +1,177 @@
+//! Prometheus' HTTP query API over the evaluator's window, for Grafana's
+//! Prometheus data source and `promtool query`: `/api/v1/query`,
+//! `/api/v1/query_range` (GET and POST form), `/api/v1/series`,
+//! `/api/v1/labels`, `/api/v1/label/<name>/values`,
+//! `/api/v1/status/buildinfo`. Each query goes to the evaluator's runner,
+//! which owns the window, and is answered between two of its steps.
+
+mod json;
+mod params;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use closeloop_evaluator::query::{Query, QueryRequest};
+use params::Params;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// How long a query may wait for the runner before 503 `timeout`.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Prometheus' defaults for a missing `start`/`end` of the metadata APIs.
+const MIN_TIME_MS: i64 = i64::MIN / 2;
+const MAX_TIME_MS: i64 = i64::MAX / 2;
+
+#[derive(Clone)]
+pub struct QueryState {
+    pub runner: mpsc::Sender<QueryRequest>,
+}
+
+pub fn router(state: QueryState) -> Router {
+    Router::new()
+        .route("/api/v1/query", get(instant).post(instant))
+        .route("/api/v1/query_range", get(range).post(range))
+        .route("/api/v1/series", get(series).post(series))
+        .route("/api/v1/labels", get(label_names).post(label_names))
+        .route("/api/v1/label/{name}/values", get(label_values))
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .with_state(state)
+}
+
+async fn instant(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    ask(&state, q, &body, |p| {
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(Query::Instant {
+            expr: p.get("query").unwrap_or_default().to_string(),
+            time_ms: p.time("time", now)?,
+        })
+    })
+    .await
+}
+
+async fn range(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    ask(&state, q, &body, |p| {
+        let start_ms = p.required_time("start")?;
+        let end_ms = p.required_time("end")?;
+        if end_ms < start_ms {
+            return Err("end timestamp must not be before start time".into());
+        }
+        let step_ms = p.duration("step")?;
+        if step_ms <= 0 {
+            return Err(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer"
+                    .into(),
+            );
+        }
+        Ok(Query::Range {
+            expr: p.get("query").unwrap_or_default().to_string(),
+            start_ms,
+            end_ms,
+            step_ms,
+        })
+    })
+    .await
+}
+
+async fn series(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    ask(&state, q, &body, |p| {
+        Ok(Query::Series {
+            selectors: p.all("match[]"),
+            start_ms: p.time("start", MIN_TIME_MS)?,
+            end_ms: p.time("end", MAX_TIME_MS)?,
+        })
+    })
+    .await
+}
+
+async fn label_names(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    ask(&state, q, &body, |p| {
+        Ok(Query::LabelNames {
+            selectors: p.all("match[]"),
+            start_ms: p.time("start", MIN_TIME_MS)?,
+            end_ms: p.time("end", MAX_TIME_MS)?,
+        })
+    })
+    .await
+}
+
+async fn label_values(
+    state: State<QueryState>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    if !closeloop_core::pushed::valid_label_name(&name) {
+        return json::error(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            &format!("invalid label name: \"{name}\""),
+        );
+    }
+    ask(&state, q, &[], |p| {
+        Ok(Query::LabelValues {
+            name: name.clone(),
+            selectors: p.all("match[]"),
+            start_ms: p.time("start", MIN_TIME_MS)?,
+            end_ms: p.time("end", MAX_TIME_MS)?,
+        })
+    })
+    .await
+}
+
+/// What Grafana probes to learn what it talks to. closeloop says who it
+/// is rather than pretending to be a Prometheus release.
+async fn buildinfo() -> Response {
+    Json(serde_json::json!({
+        "status": "success",
+        "data": {
+            "version": env!("CARGO_PKG_VERSION"),
+            "revision": "",
+            "branch": "",
+            "buildUser": "closeloop",
+            "buildDate": "",
+            "goVersion": "none (closeloop, Rust)",
+        }
+    }))
+    .into_response()
+}
+
+async fn ask(
+    state: &QueryState,
+    url_query: Option<String>,
+    body: &[u8],
+    build: impl FnOnce(&Params) -> Result<Query, String>,
+) -> Response {
+    let query = match Params::parse(url_query.as_deref(), body).and_then(|p| build(&p)) {
+        Ok(query) => query,
+        Err(message) => return json::error(StatusCode::BAD_REQUEST, "bad_data", &message),
+    };
+    let (reply, answer) = oneshot::channel();
+    if state
+        .runner
+        .send(QueryRequest { query, reply })
+        .await
+        .is_err()
+    {
+        return unavailable();
+    }
+    match tokio::time::timeout(QUERY_TIMEOUT, answer).await {
+        Ok(Ok(result)) => json::respond(result),
+        Ok(Err(_)) => unavailable(),
+        Err(_) => json::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "query timed out waiting for the evaluator",
+        ),
+    }
+}
+
+fn unavailable() -> Response {
+    json::error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "the evaluator is not running in this process (role evaluator answers queries)",
+    )
+}
