@@ -244,8 +244,16 @@ async fn prometheus_client_pushes_alike_to_closeloop_and_the_real_pushgateway() 
         );
     }
 
-    let ours = groups(&closeloop.url).await;
-    let theirs = groups(&pushgateway_url).await;
+    // The Pushgateway answers a DELETE with 202 and applies it later (its
+    // write queue), so its listing may lag; give it a few seconds to settle.
+    let mut ours = groups(&closeloop.url).await;
+    let mut theirs = groups(&pushgateway_url).await;
+    let settle = std::time::Instant::now() + Duration::from_secs(10);
+    while normalized(&ours) != normalized(&theirs) && std::time::Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ours = groups(&closeloop.url).await;
+        theirs = groups(&pushgateway_url).await;
+    }
     assert_eq!(
         normalized(&ours),
         normalized(&theirs),
