@@ -68,6 +68,21 @@ impl Actuator {
             }
             _ => return Ok(Progress::Done),
         };
+        // A silence active at the alert event's time holds back every
+        // notification, issue change and comment for it, as in
+        // Alertmanager; deciding at event time keeps replay the same.
+        self.silences
+            .catch_up(&*self.log, &self.topics.prefix)
+            .await?;
+        let silenced_by = self
+            .silences
+            .silences()
+            .silencing(&alert.labels, event.envelope.occurred_at);
+        if !silenced_by.is_empty() {
+            info!(fingerprint = %alert.fingerprint, alertname = %alert.alertname, silences = ?silenced_by, "alert silenced; nothing sent");
+            metrics::SILENCED.inc();
+            return Ok(Progress::Done);
+        }
         let plan = Arc::clone(&self.plan);
         let mut seen = HashSet::new();
         for route in route(&plan.tree, &alert.labels) {

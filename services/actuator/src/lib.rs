@@ -23,6 +23,7 @@ pub mod retry;
 pub mod routing;
 mod runner;
 pub mod scale;
+pub mod silences;
 pub mod state;
 mod tracker_config;
 pub mod webhook;

@@ -8,6 +8,15 @@ use prometheus::{
 };
 use std::sync::LazyLock;
 
+/// Alert transitions held back by a silence.
+pub static SILENCED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    prometheus::register_int_counter!(
+        "closeloop_alerts_silenced_total",
+        "Alert transitions a silence held back: no notification, issue change or comment."
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_alerts_silenced_total: {e}"))
+});
+
 /// Notifications delivered (2xx), per integration kind.
 pub static NOTIFICATIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -119,6 +128,7 @@ pub const UPDATE_KINDS: [&str; 7] = [
 
 /// Registers every metric with its known label values at zero.
 pub fn register() {
+    LazyLock::force(&SILENCED);
     for integration in INTEGRATIONS {
         NOTIFICATIONS.with_label_values(&[integration]);
         NOTIFICATION_FAILURES.with_label_values(&[integration]);

@@ -13,6 +13,7 @@
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
 use crate::metrics;
+use crate::silences::SilenceView;
 use crate::plan::Plan;
 use crate::state::ActuatorState;
 use chrono::{DateTime, Utc};
@@ -67,6 +68,7 @@ pub async fn run(
         topics,
         plan: Arc::clone(&plan),
         state: ActuatorState::default(),
+        silences: SilenceView::default(),
     };
     // Two consumers, each over its own topic and membership: alerts
     // (notifications, issues) and actions (scale requests). Each rebuilds
@@ -118,6 +120,8 @@ pub(crate) struct Topics {
     pub consumed_kind: Topic,
     pub actions: String,
     pub outcomes: String,
+    /// The topic prefix, for the silences the alerts consumer reads.
+    pub prefix: String,
     /// The membership group sharing the consumed topic's partitions. Not
     /// [`CONSUMER_GROUP`]: Kafka refuses standalone commits into a group
     /// with subscribed members.
@@ -135,6 +139,7 @@ impl Topics {
             consumed_kind,
             actions: Topic::Actions.name(prefix),
             outcomes: Topic::Outcomes.name(prefix),
+            prefix: prefix.to_string(),
             members,
         }
     }
@@ -145,6 +150,8 @@ pub(crate) struct Actuator {
     pub topics: Topics,
     pub plan: Arc<Plan>,
     pub state: ActuatorState,
+    /// Silences, caught up before each alert is acted on.
+    pub silences: SilenceView,
 }
 
 /// Whether a record was fully handled or left for redelivery.

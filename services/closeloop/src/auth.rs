@@ -70,7 +70,11 @@ pub const ROUTE_CLASSES: &[(Option<Method>, PathMatch, EndpointClass)] = {
         (None, Exact("/api/v1/deploys/gitlab"), SignedWebhook),
         (None, Exact("/api/v1/deploys/argocd"), Deploys),
         (Some(Method::POST), Exact("/api/v1/deploys"), Deploys),
-        (None, Exact("/api/v2/alerts"), Alerts),
+        (Some(Method::POST), Exact("/api/v2/alerts"), Alerts),
+        // Silences change what gets notified: an operator's act.
+        (Some(Method::POST), Exact("/api/v2/silences"), Admin),
+        (Some(Method::DELETE), Prefix("/api/v2/silence/"), Admin),
+        (Some(Method::GET), Prefix("/api/v2/"), Read),
         (None, Exact("/api/v1/alertmanager"), Alerts),
         (None, Prefix("/api/v1/admin/"), Admin),
         // Prometheus' query API takes POST forms too; still reads.

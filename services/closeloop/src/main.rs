@@ -1,6 +1,7 @@
 //! The closeloop binary: command line, configuration, and the wiring of
 //! roles. Business logic lives in the library crates under `services/`.
 
+mod alertmanager_api;
 mod auth;
 mod cli_checks;
 mod config;

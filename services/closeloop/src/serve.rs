@@ -134,7 +134,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         ready.clone(),
         webhooks,
         queries,
-    );
+    )?;
     let app = crate::auth::protect(app, authenticator);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -228,7 +228,7 @@ fn http_router(
     ready: Arc<AtomicBool>,
     webhooks: closeloop_ingest::WebhookSecrets,
     queries: Option<crate::query_api::QueryState>,
-) -> Router {
+) -> Result<Router> {
     let mut app = Router::new()
         .route("/-/healthy", get(|| async { "closeloop is healthy\n" }))
         .route(
@@ -253,17 +253,48 @@ fn http_router(
             max_label_name_length: config.ingest.max_label_name_length,
             max_label_value_length: config.ingest.max_label_value_length,
         };
-        let mut state = closeloop_ingest::IngestState::new(log, prefix, limits);
+        let mut state = closeloop_ingest::IngestState::new(log.clone(), prefix, limits);
         state.webhooks = webhooks;
         app = app.merge(closeloop_ingest::router(state));
     }
     if roles.contains(&Role::Projector) {
-        app = app.merge(closeloop_projector::query_router(store));
+        app = app.merge(closeloop_projector::query_router(store.clone()));
+        app = app.merge(crate::alertmanager_api::router(alertmanager_state(
+            config, prefix, log, store,
+        )?));
     }
     if let Some(queries) = queries {
         app = app.merge(crate::query_api::router(queries));
     }
-    app
+    Ok(app)
+}
+
+/// What the Alertmanager API answers from: the read models for alerts, the
+/// route tree for each alert's receivers, the silences topic.
+fn alertmanager_state(
+    config: &Config,
+    prefix: &str,
+    log: Arc<dyn EventLog>,
+    store: Arc<dyn ReadStore>,
+) -> Result<crate::alertmanager_api::AlertmanagerState> {
+    let tree = closeloop_actuator::RouteTree::new(&config.route)
+        .map_err(|e| anyhow::anyhow!("route: {e}"))?;
+    let receivers: Vec<String> = config.receivers.iter().map(|r| r.name.clone()).collect();
+    // A summary, not the file: receivers' settings may hold credentials.
+    let mut config_text = format!("route:\n  receiver: {}\nreceivers:\n", config.route.receiver.as_deref().unwrap_or(""));
+    for name in &receivers {
+        config_text.push_str(&format!("- name: {name}\n"));
+    }
+    Ok(crate::alertmanager_api::AlertmanagerState {
+        log,
+        prefix: prefix.to_string(),
+        store,
+        tree: Arc::new(tree),
+        receivers: Arc::new(receivers),
+        config_text: Arc::new(config_text),
+        started: chrono::Utc::now(),
+        silences: Arc::new(tokio::sync::Mutex::new(Default::default())),
+    })
 }
 
 /// closeloop's own metrics in the Prometheus text format.

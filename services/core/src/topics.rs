@@ -12,18 +12,21 @@ pub enum Topic {
     Alerts,
     Actions,
     Outcomes,
+    /// Silences: read from the start, like push groups.
+    Silences,
 }
 
 pub const DEFAULT_PREFIX: &str = "closeloop";
 
 impl Topic {
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::Samples,
         Topic::PushGroups,
         Topic::Deploys,
         Topic::Alerts,
         Topic::Actions,
         Topic::Outcomes,
+        Topic::Silences,
     ];
 
     pub fn stream(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Topic {
             Topic::Alerts => "alerts",
             Topic::Actions => "actions",
             Topic::Outcomes => "outcomes",
+            Topic::Silences => "silences",
         }
     }
 

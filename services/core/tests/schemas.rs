@@ -11,6 +11,7 @@ use closeloop_core::events::{
 };
 use closeloop_core::events::{ExternalAlertReceived, ExternalAlertSource};
 use closeloop_core::events::{PushGroupDeleted, PushGroupRejected, PushGroupReplaced};
+use closeloop_core::events::{SilenceExpired, SilenceMatcher, SilenceSet};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
@@ -343,6 +344,42 @@ fn examples() -> Vec<Event> {
             "ingest",
             "instance=db1,job=backup",
             "2024-05-02T10:10:10Z",
+        ),
+        event(
+            EventPayload::SilenceSet(SilenceSet {
+                id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+                matchers: vec![
+                    SilenceMatcher {
+                        name: "alertname".into(),
+                        value: "CheckoutErrors".into(),
+                        is_regex: false,
+                        is_equal: true,
+                    },
+                    SilenceMatcher {
+                        name: "env".into(),
+                        value: "dev|test".into(),
+                        is_regex: true,
+                        is_equal: false,
+                    },
+                ],
+                starts_at: at("2024-05-02T10:00:00Z"),
+                ends_at: at("2024-05-02T12:00:00Z"),
+                created_by: "alice".into(),
+                comment: "maintenance window".into(),
+                updated_at: at("2024-05-02T09:59:00Z"),
+            }),
+            "api",
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            "2024-05-02T09:59:00Z",
+        ),
+        event(
+            EventPayload::SilenceExpired(SilenceExpired {
+                id: "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+                expired_at: at("2024-05-02T11:00:00Z"),
+            }),
+            "api",
+            "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
+            "2024-05-02T11:00:00Z",
         ),
         event(
             EventPayload::DeployRecorded(deploy.clone()),

@@ -9,6 +9,7 @@ mod outcomes;
 mod pushgroups;
 mod samples;
 mod scaling;
+mod silences;
 
 pub use actions::{IssueAction, IssueRequested, WebhookRequested};
 pub use alerts::{AlertEvent, AlertState, SuspectDeploy};
@@ -22,6 +23,7 @@ pub use samples::{
     SamplesReceived, SamplesRecorded, GZIP_SUFFIX, OTLP_METRICS_JSON, OTLP_METRICS_PROTOBUF,
     REMOTE_WRITE_V1_SNAPPY, REMOTE_WRITE_V2_SNAPPY,
 };
+pub use silences::{SilenceExpired, SilenceMatcher, SilenceSet};
 pub use scaling::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
@@ -90,4 +92,6 @@ payloads! {
     WebhookDelivered(WebhookDelivered) => Outcomes, version 1;
     ScaleApplied(ScaleApplied) => Outcomes, version 1;
     ActionFailed(ActionFailed) => Outcomes, version 1;
+    SilenceSet(SilenceSet) => Silences, version 1;
+    SilenceExpired(SilenceExpired) => Silences, version 1;
 }
