@@ -13,8 +13,8 @@
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
 use crate::metrics;
-use crate::silences::SilenceView;
 use crate::plan::Plan;
+use crate::silences::SilenceView;
 use crate::state::ActuatorState;
 use chrono::{DateTime, Utc};
 use closeloop_core::metrics::set_consumer_lag;

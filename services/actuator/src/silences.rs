@@ -114,7 +114,9 @@ impl Silences {
                 Ok(silence) => {
                     self.by_id.insert(set.id.clone(), silence);
                 }
-                Err(e) => tracing::warn!(id = %set.id, error = %e, "skipping a silence whose matchers do not compile"),
+                Err(e) => {
+                    tracing::warn!(id = %set.id, error = %e, "skipping a silence whose matchers do not compile")
+                }
             },
             EventPayload::SilenceExpired(SilenceExpired { id, expired_at }) => {
                 if let Some(s) = self.by_id.get_mut(id) {
@@ -142,7 +144,11 @@ pub fn validate(set: &SilenceSet, now: DateTime<Utc>) -> Result<(), String> {
         }
     }
     let silence = Silence::new(set.clone()).map_err(|e| format!("invalid label matcher: {e}"))?;
-    if silence.matchers.iter().all(|m| m.matches(&LabelSet::default())) {
+    if silence
+        .matchers
+        .iter()
+        .all(|m| m.matches(&LabelSet::default()))
+    {
         return Err("at least one matcher must not match the empty string".into());
     }
     if set.ends_at < set.starts_at {
@@ -250,27 +256,51 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn a_silence_silences_matching_alerts_only_while_active() {
         let mut silences = Silences::default();
-        silences.apply(&EventPayload::SilenceSet(set("s1", "2024-01-01T10:00:00Z", "2024-01-01T12:00:00Z")));
+        silences.apply(&EventPayload::SilenceSet(set(
+            "s1",
+            "2024-01-01T10:00:00Z",
+            "2024-01-01T12:00:00Z",
+        )));
         let prod = labels(&[("alertname", "Down"), ("env", "prod")]);
         let dev = labels(&[("alertname", "Down"), ("env", "dev")]);
-        assert_eq!(silences.silencing(&prod, at("2024-01-01T11:00:00Z")), ["s1"]);
-        assert!(silences.silencing(&dev, at("2024-01-01T11:00:00Z")).is_empty());
-        assert!(silences.silencing(&prod, at("2024-01-01T09:59:59Z")).is_empty());
-        assert!(silences.silencing(&prod, at("2024-01-01T12:00:00Z")).is_empty());
+        assert_eq!(
+            silences.silencing(&prod, at("2024-01-01T11:00:00Z")),
+            ["s1"]
+        );
+        assert!(silences
+            .silencing(&dev, at("2024-01-01T11:00:00Z"))
+            .is_empty());
+        assert!(silences
+            .silencing(&prod, at("2024-01-01T09:59:59Z"))
+            .is_empty());
+        assert!(silences
+            .silencing(&prod, at("2024-01-01T12:00:00Z"))
+            .is_empty());
         silences.apply(&EventPayload::SilenceExpired(SilenceExpired {
             id: "s1".into(),
             expired_at: at("2024-01-01T10:30:00Z"),
         }));
-        assert_eq!(silences.silencing(&prod, at("2024-01-01T10:29:59Z")), ["s1"]);
-        assert!(silences.silencing(&prod, at("2024-01-01T10:30:00Z")).is_empty());
+        assert_eq!(
+            silences.silencing(&prod, at("2024-01-01T10:29:59Z")),
+            ["s1"]
+        );
+        assert!(silences
+            .silencing(&prod, at("2024-01-01T10:30:00Z"))
+            .is_empty());
         let s = silences.get("s1").unwrap();
-        assert_eq!(s.state_at(at("2024-01-01T11:00:00Z")), SilenceState::Expired);
+        assert_eq!(
+            s.state_at(at("2024-01-01T11:00:00Z")),
+            SilenceState::Expired
+        );
     }
 
     #[test]
@@ -288,7 +318,10 @@ mod tests {
             "at least one matcher must not match the empty string"
         );
         let past = set("s", "2024-01-01T09:00:00Z", "2024-01-01T10:00:00Z");
-        assert_eq!(validate(&past, now).unwrap_err(), "end time can't be in the past");
+        assert_eq!(
+            validate(&past, now).unwrap_err(),
+            "end time can't be in the past"
+        );
         let mut no_comment = good.clone();
         no_comment.comment.clear();
         assert_eq!(validate(&no_comment, now).unwrap_err(), "comment missing");

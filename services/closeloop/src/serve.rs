@@ -281,7 +281,10 @@ fn alertmanager_state(
         .map_err(|e| anyhow::anyhow!("route: {e}"))?;
     let receivers: Vec<String> = config.receivers.iter().map(|r| r.name.clone()).collect();
     // A summary, not the file: receivers' settings may hold credentials.
-    let mut config_text = format!("route:\n  receiver: {}\nreceivers:\n", config.route.receiver.as_deref().unwrap_or(""));
+    let mut config_text = format!(
+        "route:\n  receiver: {}\nreceivers:\n",
+        config.route.receiver.as_deref().unwrap_or("")
+    );
     for name in &receivers {
         config_text.push_str(&format!("- name: {name}\n"));
     }

@@ -11,10 +11,10 @@ use closeloop_core::events::{
 };
 use closeloop_core::events::{ExternalAlertReceived, ExternalAlertSource};
 use closeloop_core::events::{PushGroupDeleted, PushGroupRejected, PushGroupReplaced};
-use closeloop_core::events::{SilenceExpired, SilenceMatcher, SilenceSet};
 use closeloop_core::events::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
+use closeloop_core::events::{SilenceExpired, SilenceMatcher, SilenceSet};
 use closeloop_core::pushed::float::PromFloat;
 use closeloop_core::pushed::{MetricKind, PushedFamily, PushedMetric, PushedValue};
 use closeloop_core::remote_write::{decode, Label, Sample, TimeSeries, WriteRequest};

@@ -34,7 +34,11 @@ fn filters(query: Option<&str>) -> Result<Filters, String> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(query.unwrap_or_default()).map_err(|e| e.to_string())?;
     let flag = |name: &str| -> Result<bool, String> {
-        match pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()) {
+        match pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+        {
             None => Ok(true),
             Some("true") => Ok(true),
             Some("false") => Ok(false),

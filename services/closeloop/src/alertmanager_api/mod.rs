@@ -38,10 +38,7 @@ pub fn router(state: AlertmanagerState) -> Router {
     Router::new()
         .route("/api/v2/alerts", get(alerts::list))
         .route("/api/v2/alerts/groups", get(alerts::groups))
-        .route(
-            "/api/v2/silences",
-            get(silences::list).post(silences::post),
-        )
+        .route("/api/v2/silences", get(silences::list).post(silences::post))
         .route(
             "/api/v2/silence/{id}",
             get(silences::get_one).delete(silences::delete),

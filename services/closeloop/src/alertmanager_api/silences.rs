@@ -72,7 +72,11 @@ fn silence_json(s: &Silence, now: DateTime<Utc>) -> Value {
     })
 }
 
-async fn append(state: &AlertmanagerState, id: &str, payload: EventPayload) -> Result<(), Response> {
+async fn append(
+    state: &AlertmanagerState,
+    id: &str,
+    payload: EventPayload,
+) -> Result<(), Response> {
     let now = Utc::now();
     let event = Event::new(payload, "api", id.to_string(), now, now);
     let record = NewRecord {
@@ -87,7 +91,10 @@ async fn append(state: &AlertmanagerState, id: &str, payload: EventPayload) -> R
         .map(|_| ())
         .map_err(|e| {
             tracing::warn!(error = %e, "silence append failed");
-            let mut response = error(StatusCode::SERVICE_UNAVAILABLE, "event log cannot take the silence; retry later");
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "event log cannot take the silence; retry later",
+            );
             response
                 .headers_mut()
                 .insert("retry-after", axum::http::HeaderValue::from_static("5"));
@@ -96,10 +103,11 @@ async fn append(state: &AlertmanagerState, id: &str, payload: EventPayload) -> R
 }
 
 pub async fn list(State(state): State<AlertmanagerState>, RawQuery(q): RawQuery) -> Response {
-    let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(q.as_deref().unwrap_or_default()) {
-        Ok(p) => p,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
-    };
+    let pairs: Vec<(String, String)> =
+        match serde_urlencoded::from_str(q.as_deref().unwrap_or_default()) {
+            Ok(p) => p,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        };
     let mut filter = Vec::new();
     for (_, text) in pairs.iter().filter(|(n, _)| n == "filter") {
         match parse_matcher(text) {
@@ -169,7 +177,10 @@ pub async fn post(State(state): State<AlertmanagerState>, body: Bytes) -> Respon
         updated_at: now,
     };
     if let Err(reason) = validate(&set, now) {
-        return error(StatusCode::BAD_REQUEST, &format!("invalid silence: {reason}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid silence: {reason}"),
+        );
     }
     let mut view = state.silences.lock().await;
     if let Err(e) = view.catch_up(&*state.log, &state.prefix).await {

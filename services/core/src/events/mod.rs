@@ -23,10 +23,10 @@ pub use samples::{
     SamplesReceived, SamplesRecorded, GZIP_SUFFIX, OTLP_METRICS_JSON, OTLP_METRICS_PROTOBUF,
     REMOTE_WRITE_V1_SNAPPY, REMOTE_WRITE_V2_SNAPPY,
 };
-pub use silences::{SilenceExpired, SilenceMatcher, SilenceSet};
 pub use scaling::{
     ScaleApplied, ScaleCause, ScaleLimit, ScaleOutcome, ScaleRequested, ScaleTrigger,
 };
+pub use silences::{SilenceExpired, SilenceMatcher, SilenceSet};
 
 use crate::envelope::DecodeError;
 use crate::topics::Topic;
