@@ -196,29 +196,16 @@ impl SilenceView {
 
     pub async fn catch_up(&mut self, log: &dyn EventLog, prefix: &str) -> Result<(), LogError> {
         let topic = Topic::Silences.name(prefix);
-        let partitions = log.partitions(&topic).await?;
-        self.next.resize(partitions as usize, 0);
-        for partition in 0..partitions {
-            loop {
-                let from = self.next[partition as usize];
-                let records = log
-                    .read(&topic, partition, from, 512, std::time::Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else {
-                    break;
-                };
-                self.next[partition as usize] = last.offset + 1;
-                for record in &records {
-                    match Event::from_json(&record.value) {
-                        Ok(event) => self.silences.apply(&event.payload),
-                        Err(e) => {
-                            tracing::warn!(offset = record.offset, error = %e, "skipping undecodable silence record")
-                        }
-                    }
+        let silences = &mut self.silences;
+        closeloop_log::follow::read_new(log, &topic, &mut self.next, |record| {
+            match Event::from_json(&record.value) {
+                Ok(event) => silences.apply(&event.payload),
+                Err(err) => {
+                    tracing::warn!(topic = %topic, offset = record.offset, error = %err, "skipping undecodable silence record")
                 }
             }
-        }
-        Ok(())
+        })
+        .await
     }
 }
 

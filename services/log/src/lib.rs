@@ -6,6 +6,7 @@
 
 pub mod embedded;
 mod error;
+pub mod follow;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod membership;

@@ -9,10 +9,6 @@ use closeloop_core::pushed::groups::PushGroups;
 use closeloop_core::topics::Topic;
 use closeloop_core::Event;
 use closeloop_log::{EventLog, LogError, Offset};
-use std::time::Duration;
-
-/// Records read per call while catching up.
-const BATCH: usize = 1024;
 
 #[derive(Default)]
 pub struct PushView {
@@ -29,30 +25,17 @@ impl PushView {
     /// Folds every record appended since the last call.
     pub async fn catch_up(&mut self, log: &dyn EventLog, prefix: &str) -> Result<(), LogError> {
         let topic = Topic::PushGroups.name(prefix);
-        let partitions = log.partitions(&topic).await?;
-        self.next.resize(partitions as usize, 0);
-        for partition in 0..partitions {
-            loop {
-                let from = self.next[partition as usize];
-                let records = log
-                    .read(&topic, partition, from, BATCH, Duration::ZERO)
-                    .await?;
-                let Some(last) = records.last() else {
-                    break;
-                };
-                self.next[partition as usize] = last.offset + 1;
-                for record in &records {
-                    match Event::from_json(&record.value) {
-                        Ok(event) => {
-                            self.groups.apply(&event.payload);
-                        }
-                        Err(err) => {
-                            tracing::warn!(topic = %topic, offset = record.offset, error = %err, "skipping undecodable push record");
-                        }
-                    }
+        let groups = &mut self.groups;
+        closeloop_log::follow::read_new(log, &topic, &mut self.next, |record| {
+            match Event::from_json(&record.value) {
+                Ok(event) => {
+                    groups.apply(&event.payload);
+                }
+                Err(err) => {
+                    tracing::warn!(topic = %topic, offset = record.offset, error = %err, "skipping undecodable push record")
                 }
             }
-        }
-        Ok(())
+        })
+        .await
     }
 }
