@@ -64,3 +64,19 @@ fn truncate(text: &str, max_chars: usize) -> String {
     let cut: String = text.chars().take(max_chars).collect();
     format!("{cut}…")
 }
+
+/// A 2xx answer's JSON body as `T`; a body that is not what the API
+/// documents is `DeliveryError::Invalid` (retrying will not mend it).
+pub async fn json_body<T: serde::de::DeserializeOwned>(
+    what: &str,
+    response: reqwest::Response,
+) -> Result<T, DeliveryError> {
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
+    serde_json::from_slice(&bytes).map_err(|e| DeliveryError::Invalid {
+        what: what.to_string(),
+        reason: format!("unexpected answer: {e}"),
+    })
+}

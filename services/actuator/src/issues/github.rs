@@ -15,6 +15,7 @@
 use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::GithubConfig;
 use crate::error::DeliveryError;
+use crate::http::json_body;
 use crate::rate_budget::{Budgets, RateBudget};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -208,20 +209,6 @@ fn number(id: &str) -> Result<&str, DeliveryError> {
             reason: format!("{id:?} is not a GitHub issue number"),
         }),
     }
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(
-    what: &str,
-    response: reqwest::Response,
-) -> Result<T, DeliveryError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
-    serde_json::from_slice(&bytes).map_err(|e| DeliveryError::Invalid {
-        what: what.to_string(),
-        reason: format!("unexpected answer: {e}"),
-    })
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::RedmineConfig;
 use crate::error::DeliveryError;
+use crate::http::json_body;
 use crate::http::send;
 use crate::rate_budget::RateBudget;
 use async_trait::async_trait;
@@ -148,20 +149,6 @@ fn numeric_id(id: &str) -> Result<u64, DeliveryError> {
     id.parse().map_err(|_| DeliveryError::Invalid {
         what: "redmine issue id".into(),
         reason: format!("{id:?} is not a Redmine issue id"),
-    })
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(
-    what: &str,
-    response: reqwest::Response,
-) -> Result<T, DeliveryError> {
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| DeliveryError::from_reqwest(what, &e))?;
-    serde_json::from_slice(&bytes).map_err(|e| DeliveryError::Invalid {
-        what: what.to_string(),
-        reason: format!("unexpected answer: {e}"),
     })
 }
 
