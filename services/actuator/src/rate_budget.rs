@@ -2,7 +2,7 @@
 //! by every receiver that files there: a token bucket from the receivers'
 //! `rate_limit`, paused further by what the tracker itself says — 429,
 //! GitHub's 403 secondary limit, `Retry-After`, `X-RateLimit-Remaining`
-//! reaching 0 until `X-RateLimit-Reset`. The bucket decides purely from
+//! (GitLab: `RateLimit-Remaining`) reaching 0 until `X-RateLimit-Reset`. The bucket decides purely from
 //! the `now` it is given; [`RateBudget`] is the thin async runner around
 //! it that adapters send every request through.
 
@@ -109,8 +109,10 @@ pub fn read_signal(
 ) -> Signal {
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let retry_after = text("retry-after").and_then(|v| parse_retry_after(v, Utc::now()));
-    let remaining = text("x-ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok());
-    let until_reset = text("x-ratelimit-reset")
+    // GitHub says `X-RateLimit-*`; GitLab the unprefixed `RateLimit-*`.
+    let header = |name: &str| text(&format!("x-{name}")).or_else(|| text(name));
+    let remaining = header("ratelimit-remaining").and_then(|v| v.trim().parse::<u64>().ok());
+    let until_reset = header("ratelimit-reset")
         .and_then(|v| v.trim().parse::<i64>().ok())
         .map(|reset| Duration::from_secs(u64::try_from(reset - now_unix).unwrap_or(0)));
     let exhausted = remaining == Some(0);

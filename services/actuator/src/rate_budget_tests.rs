@@ -105,6 +105,17 @@ fn remaining_zero_pauses_until_the_reset_time() {
 }
 
 #[test]
+fn gitlabs_unprefixed_ratelimit_headers_count_too() {
+    // GitLab: `RateLimit-Remaining`, `RateLimit-Reset` (Unix seconds)
+    // and `Retry-After` on its 429s (docs.gitlab.com, "Rate limits").
+    let h = headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "1030")]);
+    assert_eq!(
+        read_signal(200, &h, false, 1000),
+        Signal::Exhausted(Duration::from_secs(30))
+    );
+}
+
+#[test]
 fn receivers_on_the_same_instance_and_token_share_one_budget() {
     let mut budgets = Budgets::default();
     let a = budgets.budget_for("github", "https://api.github.com", "t1", limit(30, 10));
