@@ -3,6 +3,7 @@
 
 use crate::config::{ActuatorConfig, ConfigError, ConfigProblem, IssuePolicy, WebhookConfig};
 use crate::issues::github::GithubTracker;
+use crate::issues::gitlab::GitlabTracker;
 use crate::issues::jira::JiraTracker;
 use crate::issues::redmine::RedmineTracker;
 use crate::issues::IssueTracker;
@@ -106,7 +107,19 @@ impl Plan {
                     }),
                 }
             }
-            // gitlab_configs and jira_configs: wired here by their adapters.
+            for (j, c) in receiver.gitlab_configs.iter().enumerate() {
+                match GitlabTracker::new(c, http.clone(), timeout, &mut budgets) {
+                    Ok(tracker) => trackers.push(TrackerIntegration {
+                        name: format!("gitlab_configs[{j}]"),
+                        tracker: Arc::new(tracker),
+                        policy: c.policy(),
+                    }),
+                    Err(e) => problems.push(ConfigProblem {
+                        path: format!("receivers[{i}].gitlab_configs[{j}]"),
+                        message: e.to_string(),
+                    }),
+                }
+            }
             for (j, c) in receiver.jira_configs.iter().enumerate() {
                 match JiraTracker::new(c, http.clone(), timeout, &mut budgets) {
                     Ok(tracker) => trackers.push(TrackerIntegration {

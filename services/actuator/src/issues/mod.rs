@@ -1,5 +1,5 @@
 //! Issue trackers as receivers: the [`IssueTracker`] boundary (Redmine,
-//! GitHub; GitLab and Jira beside them), the pure decision of what an alert
+//! GitHub, GitLab, Jira), the pure decision of what an alert
 //! does to its issue ([`decide`]), and the text of issues and notes.
 //!
 //! The trait is deliberately thin: each method is one thing a person could
@@ -19,6 +19,7 @@ pub mod adf;
 pub mod carry_out;
 pub mod decide;
 pub mod github;
+pub mod gitlab;
 pub mod jira;
 pub mod redmine;
 pub mod render;
