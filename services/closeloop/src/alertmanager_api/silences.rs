@@ -13,11 +13,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
-use closeloop_actuator::matcher::parse_matcher;
+use closeloop_actuator::matcher::{parse_matcher, MatchType};
 use closeloop_actuator::silences::{can_update, validate, Silence, SilenceState};
 use closeloop_core::events::{SilenceExpired, SilenceMatcher, SilenceSet};
 use closeloop_core::topics::Topic;
-use closeloop_core::{Event, EventPayload, LabelSet};
+use closeloop_core::{Event, EventPayload};
 use closeloop_log::NewRecord;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -120,20 +120,20 @@ pub async fn list(State(state): State<AlertmanagerState>, RawQuery(q): RawQuery)
         return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
     }
     let now = Utc::now();
-    // As Alertmanager: a filter matches against the silence's own
-    // matchers read as a label set.
+    // As Alertmanager's CheckSilenceMatchesFilterLabels: every filter
+    // matcher must equal one of the silence's matchers in name, type and
+    // value (`team=~"d.*"` finds a silence on `team=~"d.*"`, not on
+    // `team="db"`).
     let out: Vec<Value> = view
         .silences()
         .listed(now)
         .into_iter()
         .filter(|s| {
-            let as_labels: LabelSet = s
-                .set
-                .matchers
-                .iter()
-                .map(|m| (m.name.clone(), m.value.clone()))
-                .collect();
-            filter.iter().all(|m| m.matches(&as_labels))
+            filter.iter().all(|f| {
+                s.set.matchers.iter().any(|m| {
+                    m.name == f.name && m.value == f.value && match_type(m) == f.match_type
+                })
+            })
         })
         .map(|s| silence_json(s, now))
         .collect();
@@ -245,4 +245,13 @@ pub async fn delete(State(state): State<AlertmanagerState>, Path(id): Path<Strin
     }
     let _ = view.catch_up(&*state.log, &state.prefix).await;
     StatusCode::OK.into_response()
+}
+
+fn match_type(m: &SilenceMatcher) -> MatchType {
+    match (m.is_regex, m.is_equal) {
+        (false, true) => MatchType::Equal,
+        (false, false) => MatchType::NotEqual,
+        (true, true) => MatchType::Regex,
+        (true, false) => MatchType::NotRegex,
+    }
 }

@@ -64,7 +64,12 @@ fn alertnames(alerts: &Value) -> Vec<String> {
         .as_array()
         .expect("a list of alerts")
         .iter()
-        .map(|a| a["labels"]["alertname"].as_str().unwrap_or_default().to_string())
+        .map(|a| {
+            a["labels"]["alertname"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     names.sort();
     names
@@ -113,8 +118,13 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
         dir.path(),
         &url,
         &[
-            "silence", "add", "alertname=DiskBusy", "team=~d.*",
-            "--comment=disk maintenance", "--duration=1h", "--author=alice",
+            "silence",
+            "add",
+            "alertname=DiskBusy",
+            "team=~d.*",
+            "--comment=disk maintenance",
+            "--duration=1h",
+            "--author=alice",
         ],
     )
     .trim()
@@ -127,16 +137,45 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
     assert_eq!(silence["status"]["state"], "active");
     assert_eq!(silence["createdBy"], "alice");
     assert_eq!(silence["comment"], "disk maintenance");
-    assert_eq!(silence["matchers"].as_array().unwrap().len(), 2, "{silence}");
+    assert_eq!(
+        silence["matchers"].as_array().unwrap().len(),
+        2,
+        "{silence}"
+    );
+    // A query filter finds silences with an equal matcher (name, type and
+    // value), as Alertmanager's: `team=~d.*` finds this one, `team=db`
+    // and `team=d.*` do not.
+    let by_name = amtool_json(
+        dir.path(),
+        &url,
+        &["silence", "query", "alertname=DiskBusy"],
+    );
+    assert_eq!(by_name.as_array().unwrap().len(), 1, "{by_name}");
+    for other in ["team=db", "team=d.*"] {
+        let none = amtool_json(dir.path(), &url, &["silence", "query", other]);
+        assert_eq!(none.as_array().unwrap().len(), 0, "{other}: {none}");
+    }
+    let by_regex = amtool_json(dir.path(), &url, &["silence", "query", "team=~d.*"]);
+    assert_eq!(by_regex.as_array().unwrap().len(), 1, "{by_regex}");
     // WebSlow fires and is delivered; DiskBusy fires too but is held back.
-    wait_for("WebSlow at the webhook", Duration::from_secs(60), || async {
-        let firing = sink.with_status("firing");
-        let text = serde_json::to_string(&firing).unwrap();
-        text.contains("WebSlow").then_some(())
-    })
+    wait_for(
+        "WebSlow at the webhook",
+        Duration::from_secs(60),
+        || async {
+            let firing = sink.with_status("firing");
+            let text = serde_json::to_string(&firing).unwrap();
+            text.contains("WebSlow").then_some(())
+        },
+    )
     .await;
     let silenced = wait_for("DiskBusy to fire", Duration::from_secs(30), || async {
-        let all = amtool_json(dir.path(), &url, &["alert", "query", "--silenced"]);
+        // amtool asks for active alerts only when no other state flag
+        // is given, as Alertmanager's API then answers.
+        let all = amtool_json(
+            dir.path(),
+            &url,
+            &["alert", "query", "--active", "--silenced"],
+        );
         (alertnames(&all) == ["DiskBusy", "WebSlow"]).then_some(all)
     })
     .await;
@@ -149,16 +188,43 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
     assert_eq!(disk["status"]["state"], "suppressed", "{disk}");
     assert_eq!(disk["status"]["silencedBy"][0], id.as_str(), "{disk}");
     assert_eq!(disk["receivers"][0]["name"], "hook", "{disk}");
-    // `alert query` without --silenced shows only the active one.
+    // `alert query` without --silenced shows only the active one, and
+    // `--silenced` alone only the silenced one.
     let active = amtool_json(dir.path(), &url, &["alert", "query"]);
     assert_eq!(alertnames(&active), ["WebSlow"], "{active}");
-    let table = amtool(dir.path(), &url, &["alert", "query", "--silenced", "alertname=DiskBusy"]);
-    assert!(table.contains("the disk is busy") && table.contains("suppressed"), "{table}");
+    let only_silenced = amtool_json(dir.path(), &url, &["alert", "query", "--silenced"]);
+    assert_eq!(alertnames(&only_silenced), ["DiskBusy"], "{only_silenced}");
+    let table = amtool(
+        dir.path(),
+        &url,
+        &["alert", "query", "--silenced", "alertname=DiskBusy"],
+    );
+    assert!(
+        table.contains("the disk is busy") && table.contains("suppressed"),
+        "{table}"
+    );
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let sent = serde_json::to_string(&*sink.received.lock().unwrap()).unwrap();
-    assert!(!sent.contains("DiskBusy"), "a silenced alert reached the webhook: {sent}");
-    assert!(closeloop.metric("closeloop_alerts_silenced_total").await >= 1.0);
+    assert!(
+        !sent.contains("DiskBusy"),
+        "a silenced alert reached the webhook: {sent}"
+    );
+    // With `auth` configured, /metrics wants a token too.
+    let metrics = reqwest::Client::new()
+        .get(format!("{url}/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let silenced = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("closeloop_alerts_silenced_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(silenced >= Some(1.0), "{metrics}");
 
     let groups: Value = reqwest::get(format!("{url}/api/v2/alerts/groups"))
         .await
@@ -167,7 +233,10 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
         .await
         .unwrap();
     assert_eq!(groups[0]["receiver"]["name"], "hook", "{groups}");
-    assert!(groups[0]["alerts"].as_array().unwrap().len() >= 2, "{groups}");
+    assert!(
+        groups[0]["alerts"].as_array().unwrap().len() >= 2,
+        "{groups}"
+    );
 
     // Silences are events in the log: they outlive a SIGKILL.
     closeloop.process.kill9();
