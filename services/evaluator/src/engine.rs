@@ -447,6 +447,16 @@ impl Evaluator {
             .collect()
     }
 
+    /// Every rule group as it runs now, in load order, for
+    /// `/api/v1/rules`. A group another evaluator owns shows the alerts
+    /// it restored from the log and no evaluation of its own.
+    pub fn rule_status(&self) -> Vec<crate::rule_status::GroupStatus> {
+        self.groups
+            .iter()
+            .map(|g| g.run.status(g.interval_ms))
+            .collect()
+    }
+
     pub fn owned_scaler_count(&self) -> usize {
         self.scalers.iter().filter(|s| s.owned).count()
     }

@@ -15,6 +15,7 @@ use closeloop_core::events::SuspectDeploy;
 use closeloop_core::{EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, stale_marker, EvalOptions, Labels, Storage, Value};
 use std::collections::HashSet;
+use std::time::Instant;
 
 /// What every rule sees besides the storage.
 pub(crate) struct EvalEnv<'a> {
@@ -32,10 +33,24 @@ pub(crate) struct RuleFailure {
     pub message: String,
 }
 
+/// How one rule's last evaluation went, for `/api/v1/rules`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RuleHealth {
+    /// The evaluation's time (event time, so replay reports the same).
+    pub last_eval_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// Wall-clock seconds the rule took.
+    pub eval_seconds: f64,
+}
+
 pub(crate) struct GroupRun {
     pub group: RuleGroup,
     /// One per rule; unused for recording rules.
-    alert_states: Vec<AlertRuleState>,
+    pub(crate) alert_states: Vec<AlertRuleState>,
+    /// One per rule.
+    pub(crate) health: Vec<RuleHealth>,
+    pub(crate) last_eval_ms: Option<i64>,
+    pub(crate) eval_seconds: f64,
     /// The series each rule wrote at its previous evaluation.
     previous_series: Vec<HashSet<Labels>>,
 }
@@ -46,6 +61,9 @@ impl GroupRun {
         GroupRun {
             group,
             alert_states: vec![AlertRuleState::default(); count],
+            health: vec![RuleHealth::default(); count],
+            last_eval_ms: None,
+            eval_seconds: 0.0,
             previous_series: vec![HashSet::new(); count],
         }
     }
@@ -76,8 +94,16 @@ impl GroupRun {
         // Prometheus 3 evaluates at `ts - query_offset` and writes the
         // results there; the alert clock still runs at `ts`.
         let query_ts = ts_ms - self.group.query_offset.as_millis() as i64;
+        let group_started = Instant::now();
         for index in 0..self.group.rules.len() {
-            let output = match self.eval_rule(index, storage, ts_ms, query_ts, env, events) {
+            let started = Instant::now();
+            let result = self.eval_rule(index, storage, ts_ms, query_ts, env, events);
+            self.health[index] = RuleHealth {
+                last_eval_ms: Some(ts_ms),
+                last_error: result.as_ref().err().cloned(),
+                eval_seconds: started.elapsed().as_secs_f64(),
+            };
+            let output = match result {
                 Ok(output) => output,
                 Err(message) => {
                     failures.push(RuleFailure {
@@ -100,6 +126,8 @@ impl GroupRun {
             }
             self.previous_series[index] = current;
         }
+        self.last_eval_ms = Some(ts_ms);
+        self.eval_seconds = group_started.elapsed().as_secs_f64();
         failures
     }
 

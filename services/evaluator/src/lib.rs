@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pushed;
 pub mod query;
 pub mod retention;
+pub mod rule_status;
 pub mod rules;
 pub mod runner;
 pub mod scaling;

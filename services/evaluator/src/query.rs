@@ -7,6 +7,7 @@
 
 use crate::engine::Evaluator;
 use crate::retention::reach_ms;
+use crate::rule_status::GroupStatus;
 use closeloop_promql::{eval_instant, eval_range, parse, select_series, Labels, Value};
 use std::collections::BTreeSet;
 use tokio::sync::oneshot;
@@ -41,6 +42,8 @@ pub enum Query {
         start_ms: i64,
         end_ms: i64,
     },
+    /// The rule groups with their health and alerts.
+    Rules,
 }
 
 /// Prometheus' API error types that a query can end in.
@@ -61,6 +64,7 @@ pub enum Answer {
     },
     Series(Vec<Labels>),
     Names(Vec<String>),
+    Rules(Vec<GroupStatus>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +94,7 @@ impl Evaluator {
     ) -> Result<Answer, (QueryErrorKind, String)> {
         let bad = |e: String| (QueryErrorKind::BadData, e);
         match query {
+            Query::Rules => Ok(Answer::Rules(self.rule_status())),
             Query::Instant { expr, time_ms } => {
                 let parsed = parse(expr).map_err(|e| bad(e.to_string()))?;
                 self.warn_if_before_window(*time_ms - reach_ms(&parsed), warnings);

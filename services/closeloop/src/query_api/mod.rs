@@ -2,11 +2,14 @@
 //! Prometheus data source and `promtool query`: `/api/v1/query`,
 //! `/api/v1/query_range` (GET and POST form), `/api/v1/series`,
 //! `/api/v1/labels`, `/api/v1/label/<name>/values`,
-//! `/api/v1/status/buildinfo`. Each query goes to the evaluator's runner,
+//! `/api/v1/status/buildinfo`, `/api/v1/rules`. (`/api/v1/alerts` is the
+//! projector's alert read model, an older closeloop API, so Prometheus'
+//! shape of it is not served.) Each query goes to the evaluator's runner,
 //! which owns the window, and is answered between two of its steps.
 
 mod json;
 mod params;
+mod rules;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -14,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use closeloop_evaluator::query::{Query, QueryRequest};
+use closeloop_evaluator::query::{Answer, Query, QueryRequest, QueryResult};
 use params::Params;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -38,6 +41,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/labels", get(label_names).post(label_names))
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/rules", get(rule_groups).post(rule_groups))
         .with_state(state)
 }
 
@@ -138,6 +142,22 @@ async fn buildinfo() -> Response {
     .into_response()
 }
 
+async fn rule_groups(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
+    let filter = match Params::parse(q.as_deref(), &body).and_then(|p| rules::RuleFilter::parse(&p))
+    {
+        Ok(filter) => filter,
+        Err(message) => return rules::bad_request(&message),
+    };
+    match run(&state, Query::Rules).await {
+        Ok(QueryResult {
+            answer: Ok(Answer::Rules(groups)),
+            ..
+        }) => rules::rules_response(&groups, &filter),
+        Ok(other) => json::respond(other),
+        Err(response) => response,
+    }
+}
+
 async fn ask(
     state: &QueryState,
     url_query: Option<String>,
@@ -148,6 +168,15 @@ async fn ask(
         Ok(query) => query,
         Err(message) => return json::error(StatusCode::BAD_REQUEST, "bad_data", &message),
     };
+    match run(state, query).await {
+        Ok(result) => json::respond(result),
+        Err(response) => response,
+    }
+}
+
+/// Sends `query` to the runner and waits for its answer; the error is
+/// the response to give when the runner cannot answer.
+async fn run(state: &QueryState, query: Query) -> Result<QueryResult, Response> {
     let (reply, answer) = oneshot::channel();
     if state
         .runner
@@ -155,16 +184,16 @@ async fn ask(
         .await
         .is_err()
     {
-        return unavailable();
+        return Err(unavailable());
     }
     match tokio::time::timeout(QUERY_TIMEOUT, answer).await {
-        Ok(Ok(result)) => json::respond(result),
-        Ok(Err(_)) => unavailable(),
-        Err(_) => json::error(
+        Ok(Ok(result)) => Ok(result),
+        Ok(Err(_)) => Err(unavailable()),
+        Err(_) => Err(json::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             "query timed out waiting for the evaluator",
-        ),
+        )),
     }
 }
 
