@@ -6,7 +6,8 @@
 //! keys of every group, rule and alert are the same. Times and durations
 //! differ by nature (each evaluated on its own clock) and are checked
 //! for form only. Then the filters: `type` as 2.42 answers it,
-//! `rule_name[]`, `rule_group[]`, `file[]` as later releases document them.
+//! `rule_name[]`, `rule_group[]`, `file[]` as later releases document them;
+//! and `/api/v1/format_query` against 2.42's on a few expressions.
 //!
 //! Needs `prometheus` on PATH (tests/setup/packages.sh); fails saying so.
 
@@ -263,6 +264,23 @@ async fn rules_and_alerts_answer_as_prometheus_does_for_the_same_rule_file() {
         let ours = get(&format!("{}/api/v1/rules?{query}", closeloop.url)).await;
         assert_eq!(shape(&ours), expected, "?{query}");
     }
+    // /api/v1/format_query lays a query out as Prometheus does.
+    for query in [
+        "sum by (job) (rate(http_requests_total{code=~\"5..\"}[5m])) / sum by (job) (rate(http_requests_total[5m])) > 0.05",
+        "histogram_quantile(0.99,sum(rate(http_request_duration_seconds_bucket{job=\"api\",handler!=\"/metrics\"}[5m])) by (le, handler))",
+        "up",
+        "max_over_time(deriv(rate(x[1m])[5m:1m])[10m:] offset 1h) * on(instance) group_left(version) build_info",
+    ] {
+        let encoded = reqwest::Url::parse_with_params("http://x/", [("query", query)]).unwrap().query().unwrap_or_default().to_string();
+        let ours = get(&format!("{}/api/v1/format_query?{encoded}", closeloop.url)).await;
+        let theirs = get(&format!("{prom_url}/api/v1/format_query?{encoded}")).await;
+        assert_eq!(ours["data"], theirs["data"], "format_query {query}");
+    }
+    let broken = reqwest::get(format!("{}/api/v1/format_query?query=sum(", closeloop.url))
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), 400);
+
     let bad = reqwest::get(format!("{}/api/v1/rules?type=alerts", closeloop.url))
         .await
         .unwrap();

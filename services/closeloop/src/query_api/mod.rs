@@ -2,7 +2,7 @@
 //! Prometheus data source and `promtool query`: `/api/v1/query`,
 //! `/api/v1/query_range` (GET and POST form), `/api/v1/series`,
 //! `/api/v1/labels`, `/api/v1/label/<name>/values`,
-//! `/api/v1/status/buildinfo`, `/api/v1/rules`. (`/api/v1/alerts` is the
+//! `/api/v1/status/buildinfo`, `/api/v1/rules`, `/api/v1/format_query`. (`/api/v1/alerts` is the
 //! projector's alert read model, an older closeloop API, so Prometheus'
 //! shape of it is not served.) Each query goes to the evaluator's runner,
 //! which owns the window, and is answered between two of its steps.
@@ -42,6 +42,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/rules", get(rule_groups).post(rule_groups))
+        .route("/api/v1/format_query", get(format_query).post(format_query))
         .with_state(state)
 }
 
@@ -140,6 +141,26 @@ async fn buildinfo() -> Response {
         }
     }))
     .into_response()
+}
+
+/// The query pretty-printed as Prometheus' `format_query` does (the
+/// parser's prettifier follows Prometheus' layout rules); answered here,
+/// without the evaluator.
+async fn format_query(RawQuery(q): RawQuery, body: Bytes) -> Response {
+    let params = match Params::parse(q.as_deref(), &body) {
+        Ok(params) => params,
+        Err(message) => return json::error(StatusCode::BAD_REQUEST, "bad_data", &message),
+    };
+    match closeloop_promql::parse(params.get("query").unwrap_or_default()) {
+        Ok(expr) => {
+            Json(serde_json::json!({"status": "success", "data": expr.prettify()})).into_response()
+        }
+        Err(e) => json::error(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            &format!("invalid parameter \"query\": {e}"),
+        ),
+    }
 }
 
 async fn rule_groups(state: State<QueryState>, RawQuery(q): RawQuery, body: Bytes) -> Response {
