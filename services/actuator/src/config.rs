@@ -31,6 +31,9 @@ pub struct ActuatorConfig {
     /// actuator needs): where a scaler's `ScaleRequested` is applied.
     #[serde(default)]
     pub scalers: Vec<ScalerTarget>,
+    /// Alertmanager's `inhibit_rules` (module `inhibit`).
+    #[serde(default)]
+    pub inhibit_rules: Vec<crate::inhibit::InhibitRuleConfig>,
 }
 
 /// A scaler's name and target. Deserializing a whole `scalers:` entry
@@ -288,6 +291,11 @@ impl ActuatorConfig {
             check_receiver(receiver, &path, &mut problems);
             check_trackers(receiver, &path, &mut problems);
             check_scale_configs(receiver, &path, &self.scalers, &mut problems);
+        }
+        for (i, rule) in self.inhibit_rules.iter().enumerate() {
+            if let Err(e) = crate::inhibit::InhibitRule::parse(rule) {
+                problems.push(problem(format!("inhibit_rules[{i}]"), e.to_string()));
+            }
         }
         let mut scaler_names = BTreeSet::new();
         for (i, scaler) in self.scalers.iter().enumerate() {

@@ -83,6 +83,22 @@ impl Actuator {
             metrics::SILENCED.inc();
             return Ok(Progress::Done);
         }
+        if action == IssueAction::Open && !self.plan.inhibit_rules.is_empty() {
+            self.inhibitions
+                .catch_up(&*self.log, &self.topics.prefix)
+                .await?;
+            let inhibited_by = self.inhibitions.history().inhibited_by(
+                &self.plan.inhibit_rules,
+                &alert.fingerprint,
+                &alert.labels,
+                event.envelope.occurred_at,
+            );
+            if !inhibited_by.is_empty() {
+                info!(fingerprint = %alert.fingerprint, alertname = %alert.alertname, inhibited_by = ?inhibited_by, "alert inhibited; nothing sent");
+                metrics::INHIBITED.inc();
+                return Ok(Progress::Done);
+            }
+        }
         let plan = Arc::clone(&self.plan);
         let mut seen = HashSet::new();
         for route in route(&plan.tree, &alert.labels) {

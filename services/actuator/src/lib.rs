@@ -6,14 +6,14 @@
 //! request id, and every request and outcome recorded in the log.
 //!
 //! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
-//! (each alert state change is one notification), inhibit rules, title and
-//! body templates for issues.
+//! (each alert state change is one notification).
 
 pub mod config;
 mod dispatch;
 mod dispatch_scale;
 pub mod error;
 mod http;
+pub mod inhibit;
 pub mod issues;
 pub mod matcher;
 pub mod metrics;

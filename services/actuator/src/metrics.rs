@@ -17,6 +17,15 @@ pub static SILENCED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("registering closeloop_alerts_silenced_total: {e}"))
 });
 
+/// Firing alerts an inhibit rule muted.
+pub static INHIBITED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
+    prometheus::register_int_counter!(
+        "closeloop_alerts_inhibited_total",
+        "Firing alerts an inhibit rule muted: no notification, issue or comment."
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_alerts_inhibited_total: {e}"))
+});
+
 /// Notifications delivered (2xx), per integration kind.
 pub static NOTIFICATIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(

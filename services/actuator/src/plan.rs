@@ -25,6 +25,7 @@ pub(crate) struct Plan {
     pub http: reqwest::Client,
     /// Each scaler's target, by scaler name.
     pub scale_targets: HashMap<String, Arc<dyn ScaleTarget>>,
+    pub inhibit_rules: Vec<crate::inhibit::InhibitRule>,
 }
 
 pub(crate) struct Receiver {
@@ -154,10 +155,21 @@ impl Plan {
                 }),
             }
         }
+        let mut inhibit_rules = Vec::new();
+        for (i, rule) in config.inhibit_rules.iter().enumerate() {
+            match crate::inhibit::InhibitRule::parse(rule) {
+                Ok(rule) => inhibit_rules.push(rule),
+                Err(e) => problems.push(ConfigProblem {
+                    path: format!("inhibit_rules[{i}]"),
+                    message: e.to_string(),
+                }),
+            }
+        }
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
         Ok(Plan {
+            inhibit_rules,
             scale_targets,
             tree,
             receivers,

@@ -12,6 +12,7 @@
 
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
+use crate::inhibit::InhibitionView;
 use crate::metrics;
 use crate::plan::Plan;
 use crate::silences::SilenceView;
@@ -69,6 +70,7 @@ pub async fn run(
         plan: Arc::clone(&plan),
         state: ActuatorState::default(),
         silences: SilenceView::default(),
+        inhibitions: InhibitionView::default(),
     };
     // Two consumers, each over its own topic and membership: alerts
     // (notifications, issues) and actions (scale requests). Each rebuilds
@@ -152,6 +154,7 @@ pub(crate) struct Actuator {
     pub state: ActuatorState,
     /// Silences, caught up before each alert is acted on.
     pub silences: SilenceView,
+    pub inhibitions: InhibitionView,
 }
 
 /// Whether a record was fully handled or left for redelivery.

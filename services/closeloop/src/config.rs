@@ -46,6 +46,10 @@ pub struct Config {
     pub receivers: Vec<ReceiverConfig>,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Alertmanager's `inhibit_rules`: a firing source alert mutes the
+    /// firing of matching targets with the same `equal` labels.
+    #[serde(default)]
+    pub inhibit_rules: Vec<closeloop_actuator::inhibit::InhibitRuleConfig>,
     /// HPA-style scalers (issue 5): a PromQL query, replicas bounds and
     /// behavior, and the target whose replicas they set.
     #[serde(default)]
@@ -367,6 +371,7 @@ impl Config {
             receivers: self.receivers.clone(),
             external_url: self.external_url.clone().unwrap_or_default(),
             delivery: self.delivery.clone(),
+            inhibit_rules: self.inhibit_rules.clone(),
             scalers: self
                 .scalers
                 .iter()

@@ -288,7 +288,14 @@ fn alertmanager_state(
     for name in &receivers {
         config_text.push_str(&format!("- name: {name}\n"));
     }
+    let mut inhibit_rules = Vec::new();
+    for (i, rule) in config.inhibit_rules.iter().enumerate() {
+        let rule = closeloop_actuator::inhibit::InhibitRule::parse(rule)
+            .map_err(|e| anyhow::anyhow!("inhibit_rules[{i}]: {e}"))?;
+        inhibit_rules.push(rule);
+    }
     Ok(crate::alertmanager_api::AlertmanagerState {
+        inhibit_rules: Arc::new(inhibit_rules),
         log,
         prefix: prefix.to_string(),
         store,

@@ -285,3 +285,92 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
     let active = amtool_json(dir.path(), &url, &["alert", "query"]);
     assert_eq!(alertnames(&active), ["DiskBusy", "WebSlow"], "{active}");
 }
+
+/// A cause and two symptoms, one in the cause's cluster.
+const INHIBIT_RULES: &str = r#"groups:
+  - name: cluster
+    interval: 1s
+    rules:
+      - alert: ClusterDown
+        expr: vector(1)
+        for: 1s
+        labels: {cluster: eu, severity: page}
+      - alert: SlowEu
+        expr: vector(1)
+        for: 5s
+        labels: {cluster: eu, severity: warning}
+      - alert: SlowUs
+        expr: vector(1)
+        for: 5s
+        labels: {cluster: us, severity: warning}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inhibit_rule_mutes_the_symptom_in_the_cause_cluster_and_amtool_shows_it() {
+    let sink = WebhookSink::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(dir.path().join("rules/cluster.yml"), INHIBIT_RULES).unwrap();
+    std::fs::write(dir.path().join("amtool_http.yml"), "{}\n").unwrap();
+    let config_path = dir.path().join("closeloop.yml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "rule_files: [rules/*.yml]\n\
+             evaluation: {{interval: 1s, lateness: 1s, idle_follow: 1s}}\n\
+             route: {{receiver: hook}}\n\
+             receivers: [{{name: hook, webhook_configs: [{{url: \"{}\"}}]}}]\n\
+             inhibit_rules:\n\
+             \x20 - source_matchers: [alertname=ClusterDown]\n\
+             \x20   target_matchers: ['severity=\"warning\"']\n\
+             \x20   equal: [cluster]\n\
+             delivery: {{initial_backoff: 200ms, max_backoff: 1s}}\n",
+            sink.url
+        ),
+    )
+    .unwrap();
+    let closeloop = Closeloop::start(dir.path(), &config_path, free_port()).await;
+    let url = closeloop.url.clone();
+    wait_for("SlowUs at the webhook", Duration::from_secs(60), || async {
+        let text = serde_json::to_string(&sink.with_status("firing")).unwrap();
+        (text.contains("SlowUs") && text.contains("ClusterDown")).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sent = serde_json::to_string(&*sink.received.lock().unwrap()).unwrap();
+    assert!(
+        !sent.contains("SlowEu"),
+        "an inhibited alert reached the webhook: {sent}"
+    );
+    assert!(closeloop.metric("closeloop_alerts_inhibited_total").await >= 1.0);
+
+    let all = amtool_json(
+        dir.path(),
+        &url,
+        &["alert", "query", "--active", "--inhibited"],
+    );
+    assert_eq!(
+        alertnames(&all),
+        ["ClusterDown", "SlowEu", "SlowUs"],
+        "{all}"
+    );
+    let cause = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "ClusterDown")
+        .unwrap();
+    let symptom = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "SlowEu")
+        .unwrap();
+    assert_eq!(symptom["status"]["state"], "suppressed", "{symptom}");
+    assert_eq!(
+        symptom["status"]["inhibitedBy"][0], cause["fingerprint"],
+        "{symptom}"
+    );
+    let active = amtool_json(dir.path(), &url, &["alert", "query"]);
+    assert_eq!(alertnames(&active), ["ClusterDown", "SlowUs"], "{active}");
+}

@@ -1,7 +1,8 @@
 //! `GET /api/v2/alerts` and `/api/v2/alerts/groups`: the firing alerts
 //! (what Prometheus would have sent an Alertmanager) as `gettableAlert`s,
-//! with their receivers from the route tree and `silencedBy` from the
-//! silences active now; filters `filter` (matchers), `active`,
+//! with their receivers from the route tree, `silencedBy` from the
+//! silences active now and `inhibitedBy` from the inhibit rules over the
+//! firing alerts; filters `filter` (matchers), `active`,
 //! `silenced`, `inhibited`, `receiver` (a regex) as Alertmanager's.
 
 use super::{error, AlertmanagerState};
@@ -10,6 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use closeloop_actuator::inhibit::inhibiting;
 use closeloop_actuator::matcher::{parse_matcher, Matcher};
 use closeloop_actuator::{route, GroupBy};
 use closeloop_core::events::AlertState;
@@ -87,6 +89,10 @@ async fn selected(
         }
         view.silences().clone()
     };
+    let firing: Vec<(String, LabelSet)> = rows
+        .iter()
+        .map(|r| (r.fingerprint.clone(), r.labels.clone()))
+        .collect();
     let mut out = Vec::new();
     for row in rows {
         if !filters.matchers.iter().all(|m| m.matches(&row.labels)) {
@@ -104,17 +110,21 @@ async fn selected(
             }
         }
         let silenced_by = silences.silencing(&row.labels, now);
-        let keep = if silenced_by.is_empty() {
-            filters.active
-        } else {
-            filters.silenced
-        };
-        // Inhibition is not run yet: no alert is inhibited.
-        let _ = filters.inhibited;
-        if !keep {
+        let inhibited_by = inhibiting(
+            &state.inhibit_rules,
+            &row.fingerprint,
+            &row.labels,
+            firing.iter().map(|(fp, l)| (fp.as_str(), l)),
+        );
+        // Alertmanager's filter: each flag off hides the alerts in that state.
+        let active = silenced_by.is_empty() && inhibited_by.is_empty();
+        if (!filters.silenced && !silenced_by.is_empty())
+            || (!filters.inhibited && !inhibited_by.is_empty())
+            || (!filters.active && active)
+        {
             continue;
         }
-        let json = alert_json(&row, &receivers, &silenced_by);
+        let json = alert_json(&row, &receivers, &silenced_by, &inhibited_by);
         out.push((row, receivers, json));
     }
     Ok(out)
@@ -124,7 +134,13 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn alert_json(row: &AlertRow, receivers: &[String], silenced_by: &[String]) -> Value {
+fn alert_json(
+    row: &AlertRow,
+    receivers: &[String],
+    silenced_by: &[String],
+    inhibited_by: &[String],
+) -> Value {
+    let suppressed = !silenced_by.is_empty() || !inhibited_by.is_empty();
     let receivers: Vec<Value> = receivers.iter().map(|r| json!({"name": r})).collect();
     let mut alert = json!({
         "labels": row.labels,
@@ -135,9 +151,9 @@ fn alert_json(row: &AlertRow, receivers: &[String], silenced_by: &[String]) -> V
         "updatedAt": time(row.updated_at),
         "endsAt": time(row.updated_at + RESOLVE_TIMEOUT),
         "status": {
-            "state": if silenced_by.is_empty() { "active" } else { "suppressed" },
+            "state": if suppressed { "suppressed" } else { "active" },
             "silencedBy": silenced_by,
-            "inhibitedBy": [],
+            "inhibitedBy": inhibited_by,
         },
     });
     if let Some(url) = &row.generator_url {

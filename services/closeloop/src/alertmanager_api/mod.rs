@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use closeloop_actuator::inhibit::InhibitRule;
 use closeloop_actuator::silences::SilenceView;
 use closeloop_actuator::RouteTree;
 use closeloop_log::EventLog;
@@ -32,6 +33,7 @@ pub struct AlertmanagerState {
     pub started: chrono::DateTime<chrono::Utc>,
     /// Silences as of the last catch-up; one lock orders writers.
     pub silences: Arc<Mutex<SilenceView>>,
+    pub inhibit_rules: Arc<Vec<InhibitRule>>,
 }
 
 pub fn router(state: AlertmanagerState) -> Router {
