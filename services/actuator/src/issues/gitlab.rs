@@ -236,7 +236,7 @@ impl GitlabTracker {
             .is_some();
         let closed_as = match issue.state.as_str() {
             "opened" => None,
-            _ if duplicate || issue.labels.iter().any(|l| *l == self.not_planned_label) => {
+            _ if duplicate || issue.labels.contains(&self.not_planned_label) => {
                 Some(ClosedAs::WontFix)
             }
             _ => Some(ClosedAs::Completed),

@@ -274,7 +274,7 @@ fn check_headers(headers: &HeaderMap, has_body: bool) -> Result<(), String> {
 }
 
 fn throttle(state: &mut Inner) -> bool {
-    let every = state.throttle_every > 0 && state.requests % state.throttle_every == 0;
+    let every = state.throttle_every > 0 && state.requests.is_multiple_of(state.throttle_every);
     if state.throttle_next == 0 && !every {
         return false;
     }
