@@ -82,6 +82,8 @@ pub const ROUTE_CLASSES: &[(Option<Method>, PathMatch, EndpointClass)] = {
         (Some(Method::POST), Exact("/api/v1/query_range"), Read),
         (Some(Method::POST), Exact("/api/v1/series"), Read),
         (Some(Method::POST), Exact("/api/v1/labels"), Read),
+        (Some(Method::POST), Exact("/api/v1/rules"), Read),
+        (Some(Method::POST), Exact("/api/v1/format_query"), Read),
         (Some(Method::GET), Prefix("/api/v1/"), Read),
     ]
 };
