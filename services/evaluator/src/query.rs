@@ -6,7 +6,7 @@
 //! metadata APIs list what is held, as Prometheus lists its head).
 
 use crate::engine::Evaluator;
-use crate::retention::reach_ms;
+use crate::retention::{reach_ms, reads_series};
 use crate::rule_status::GroupStatus;
 use closeloop_promql::{eval_instant, eval_range, parse, select_series, Labels, Value};
 use std::collections::BTreeSet;
@@ -97,7 +97,9 @@ impl Evaluator {
             Query::Rules => Ok(Answer::Rules(self.rule_status())),
             Query::Instant { expr, time_ms } => {
                 let parsed = parse(expr).map_err(|e| bad(e.to_string()))?;
-                self.warn_if_before_window(*time_ms - reach_ms(&parsed), warnings);
+                if reads_series(&parsed) {
+                    self.warn_if_before_window(*time_ms - reach_ms(&parsed), warnings);
+                }
                 let value = eval_instant(self.storage(), &parsed, *time_ms, self.options())
                     .map_err(|e| (QueryErrorKind::Execution, e.to_string()))?;
                 Ok(Answer::Value {
@@ -123,7 +125,9 @@ impl Evaluator {
                         "invalid expression type \"{shown}\" for range query, must be Scalar or instant Vector"
                     )));
                 }
-                self.warn_if_before_window(*start_ms - reach_ms(&parsed), warnings);
+                if reads_series(&parsed) {
+                    self.warn_if_before_window(*start_ms - reach_ms(&parsed), warnings);
+                }
                 let value = eval_range(
                     self.storage(),
                     &parsed,

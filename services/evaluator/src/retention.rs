@@ -31,6 +31,23 @@ pub fn reach_ms(expr: &Expr) -> i64 {
     }
 }
 
+/// Whether `expr` reads any series at all (`1+1`, `time()` do not), so
+/// whether what the window holds can matter to it.
+pub fn reads_series(expr: &Expr) -> bool {
+    match expr {
+        Expr::VectorSelector(_) | Expr::MatrixSelector(_) => true,
+        Expr::Subquery(sq) => reads_series(&sq.expr),
+        Expr::Aggregate(agg) => {
+            reads_series(&agg.expr) || agg.param.as_deref().is_some_and(reads_series)
+        }
+        Expr::Unary(u) => reads_series(&u.expr),
+        Expr::Binary(b) => reads_series(&b.lhs) || reads_series(&b.rhs),
+        Expr::Paren(p) => reads_series(&p.expr),
+        Expr::Call(call) => call.args.args.iter().any(|a| reads_series(a)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => false,
+    }
+}
+
 fn offset_ms(offset: &Option<Offset>) -> i64 {
     match offset {
         Some(Offset::Pos(d)) => d.as_millis() as i64,
@@ -46,6 +63,15 @@ mod tests {
 
     fn reach(text: &str) -> i64 {
         reach_ms(&closeloop_promql::parse(text).unwrap())
+    }
+
+    #[test]
+    fn only_expressions_with_selectors_read_series() {
+        let reads = |text: &str| reads_series(&closeloop_promql::parse(text).unwrap());
+        assert!(!reads("1+1"));
+        assert!(!reads("time() - vector(3)"));
+        assert!(reads("sum(rate(x[5m]))"));
+        assert!(reads("quantile(0.9, up) + 1"));
     }
 
     #[test]
