@@ -63,6 +63,12 @@ impl Silence {
     pub fn matches(&self, labels: &LabelSet) -> bool {
         self.matchers.iter().all(|m| m.matches(labels))
     }
+
+    /// Whether one of the silence's matchers equals `wanted` in name, type
+    /// and value: how Alertmanager's silence query filter selects.
+    pub fn has_matcher(&self, wanted: &Matcher) -> bool {
+        self.matchers.contains(wanted)
+    }
 }
 
 fn to_matcher(m: &SilenceMatcher) -> Result<Matcher, String> {

@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, SecondsFormat, Utc};
-use closeloop_actuator::matcher::{parse_matcher, MatchType};
+use closeloop_actuator::matcher::parse_matcher;
 use closeloop_actuator::silences::{can_update, validate, Silence, SilenceState};
 use closeloop_core::events::{SilenceExpired, SilenceMatcher, SilenceSet};
 use closeloop_core::topics::Topic;
@@ -128,13 +128,7 @@ pub async fn list(State(state): State<AlertmanagerState>, RawQuery(q): RawQuery)
         .silences()
         .listed(now)
         .into_iter()
-        .filter(|s| {
-            filter.iter().all(|f| {
-                s.set.matchers.iter().any(|m| {
-                    m.name == f.name && m.value == f.value && match_type(m) == f.match_type
-                })
-            })
-        })
+        .filter(|s| filter.iter().all(|f| s.has_matcher(f)))
         .map(|s| silence_json(s, now))
         .collect();
     Json(out).into_response()
@@ -245,13 +239,4 @@ pub async fn delete(State(state): State<AlertmanagerState>, Path(id): Path<Strin
     }
     let _ = view.catch_up(&*state.log, &state.prefix).await;
     StatusCode::OK.into_response()
-}
-
-fn match_type(m: &SilenceMatcher) -> MatchType {
-    match (m.is_regex, m.is_equal) {
-        (false, true) => MatchType::Equal,
-        (false, false) => MatchType::NotEqual,
-        (true, true) => MatchType::Regex,
-        (true, false) => MatchType::NotRegex,
-    }
 }
