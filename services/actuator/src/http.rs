@@ -80,3 +80,21 @@ pub async fn json_body<T: serde::de::DeserializeOwned>(
         reason: format!("unexpected answer: {e}"),
     })
 }
+
+/// A tracker's base URL from its config: trailing `/` dropped; `None`
+/// when it does not parse or cannot take path segments (`mailto:`).
+pub fn base_url(text: &str) -> Option<reqwest::Url> {
+    reqwest::Url::parse(text.trim_end_matches('/'))
+        .ok()
+        .filter(|u| !u.cannot_be_a_base())
+}
+
+/// `base` with these path segments appended, each escaped (a `/` inside
+/// one becomes `%2F`).
+pub fn with_segments(base: &reqwest::Url, segments: &[&str]) -> reqwest::Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}

@@ -12,10 +12,10 @@
 //! exactly the window of a crash between "create" and "record". Either
 //! way only issues whose body carries the marker count.
 
-use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
+use super::{numeric_id, ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::GithubConfig;
 use crate::error::DeliveryError;
-use crate::http::json_body;
+use crate::http::{base_url, json_body, with_segments};
 use crate::rate_budget::{Budgets, RateBudget};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -91,11 +91,8 @@ impl GithubTracker {
         timeout: Duration,
         budgets: &mut Budgets,
     ) -> Result<GithubTracker, GithubConfigError> {
-        let api = Url::parse(config.api_url.trim_end_matches('/'))
-            .map_err(|_| GithubConfigError::Url(config.api_url.clone()))?;
-        if api.cannot_be_a_base() {
-            return Err(GithubConfigError::Url(config.api_url.clone()));
-        }
+        let api = base_url(&config.api_url)
+            .ok_or_else(|| GithubConfigError::Url(config.api_url.clone()))?;
         let (owner, repo) = config
             .repository
             .split_once('/')
@@ -119,13 +116,8 @@ impl GithubTracker {
         })
     }
 
-    /// The API URL with these path segments appended, each escaped.
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.api.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        with_segments(&self.api, segments)
     }
 
     fn issues_url(&self, rest: &[&str]) -> Url {
@@ -200,15 +192,8 @@ fn to_tracker_issue(issue: GithubIssue) -> TrackerIssue {
     }
 }
 
-/// Issue numbers are numbers; anything else must not reach a URL path.
 fn number(id: &str) -> Result<&str, DeliveryError> {
-    match id.parse::<u64>() {
-        Ok(_) => Ok(id),
-        Err(_) => Err(DeliveryError::Invalid {
-            what: "github issue number".into(),
-            reason: format!("{id:?} is not a GitHub issue number"),
-        }),
-    }
+    numeric_id(id, "GitHub issue number")
 }
 
 #[async_trait]

@@ -21,9 +21,9 @@
 //! and remembered. A name GitLab does not know is left off the issue with
 //! a warning rather than holding the issue back.
 
-use super::{ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
+use super::{numeric_id, ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::error::DeliveryError;
-use crate::http::json_body;
+use crate::http::{base_url, json_body, with_segments};
 use crate::rate_budget::{Budgets, RateBudget};
 use crate::tracker_config::GitlabConfig;
 use async_trait::async_trait;
@@ -100,14 +100,9 @@ impl GitlabTracker {
         timeout: Duration,
         budgets: &mut Budgets,
     ) -> Result<GitlabTracker, GitlabConfigError> {
-        let mut api = Url::parse(config.url.trim_end_matches('/'))
-            .map_err(|_| GitlabConfigError::Url(config.url.clone()))?;
-        if api.cannot_be_a_base() {
-            return Err(GitlabConfigError::Url(config.url.clone()));
-        }
-        if let Ok(mut path) = api.path_segments_mut() {
-            path.pop_if_empty().extend(["api", "v4"]);
-        }
+        let base =
+            base_url(&config.url).ok_or_else(|| GitlabConfigError::Url(config.url.clone()))?;
+        let api = with_segments(&base, &["api", "v4"]);
         if config.project.trim().is_empty() {
             return Err(GitlabConfigError::Project);
         }
@@ -133,11 +128,7 @@ impl GitlabTracker {
     /// The API URL with these path segments appended, each escaped (a
     /// project path's `/` becomes `%2F`, as GitLab requires).
     fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.api.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        with_segments(&self.api, segments)
     }
 
     fn issues_url(&self, rest: &[&str]) -> Url {
@@ -254,15 +245,8 @@ impl GitlabTracker {
     }
 }
 
-/// Issue iids are numbers; anything else must not reach a URL path.
 fn iid(id: &str) -> Result<&str, DeliveryError> {
-    match id.parse::<u64>() {
-        Ok(_) => Ok(id),
-        Err(_) => Err(DeliveryError::Invalid {
-            what: "gitlab issue iid".into(),
-            reason: format!("{id:?} is not a GitLab issue iid"),
-        }),
-    }
+    numeric_id(id, "GitLab issue iid")
 }
 
 /// GitLab takes labels as one comma-separated string, so a comma inside a

@@ -23,7 +23,7 @@
 use super::{adf, ClosedAs, IssueTracker, Marker, NewIssue, TrackerIssue};
 use crate::config::{JiraApiVersion, JiraConfig};
 use crate::error::DeliveryError;
-use crate::http::json_body;
+use crate::http::{base_url, json_body, with_segments};
 use crate::rate_budget::{Budgets, RateBudget};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -163,11 +163,7 @@ impl JiraTracker {
         timeout: Duration,
         budgets: &mut Budgets,
     ) -> Result<JiraTracker, JiraConfigError> {
-        let base = Url::parse(config.url.trim_end_matches('/'))
-            .map_err(|_| JiraConfigError::Url(config.url.clone()))?;
-        if base.cannot_be_a_base() {
-            return Err(JiraConfigError::Url(config.url.clone()));
-        }
+        let base = base_url(&config.url).ok_or_else(|| JiraConfigError::Url(config.url.clone()))?;
         let key = &config.project_key;
         if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(JiraConfigError::ProjectKey(key.clone()));
@@ -204,13 +200,9 @@ impl JiraTracker {
             JiraApiVersion::V3 => "3",
             JiraApiVersion::V2 => "2",
         };
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .extend(["rest", "api", version])
-                .extend(segments);
-        }
-        url
+        let mut all = vec!["rest", "api", version];
+        all.extend_from_slice(segments);
+        with_segments(&self.base, &all)
     }
 
     fn issue_url(&self, key: &str, rest: &[&str]) -> Url {
@@ -311,11 +303,7 @@ impl JiraTracker {
     }
 
     fn browse_url(&self, key: &str) -> String {
-        let mut url = self.base.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["browse", key]);
-        }
-        url.to_string()
+        with_segments(&self.base, &["browse", key]).to_string()
     }
 
     /// Runs the workflow transition named `name` (or leading to a status

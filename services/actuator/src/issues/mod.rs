@@ -28,6 +28,19 @@ use crate::error::DeliveryError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+/// An issue number (GitHub) or iid (GitLab) as the tracker takes it in a
+/// URL path; anything but digits must not reach one. `what` names it in
+/// the error, e.g. "GitHub issue number".
+pub(crate) fn numeric_id<'a>(id: &'a str, what: &str) -> Result<&'a str, DeliveryError> {
+    match id.parse::<u64>() {
+        Ok(_) => Ok(id),
+        Err(_) => Err(DeliveryError::Invalid {
+            what: what.to_lowercase(),
+            reason: format!("{id:?} is not a {what}"),
+        }),
+    }
+}
+
 /// How a closed issue was closed, in the tracker's own terms mapped to the
 /// two meanings that matter to closeloop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
