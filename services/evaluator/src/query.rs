@@ -9,6 +9,7 @@ use crate::engine::Evaluator;
 use crate::retention::{reach_ms, reads_series};
 use crate::rule_status::GroupStatus;
 use closeloop_promql::{eval_instant, eval_range, parse, select_series, Labels, Value};
+use promql_parser::parser::Expr;
 use std::collections::BTreeSet;
 use tokio::sync::oneshot;
 
@@ -97,9 +98,7 @@ impl Evaluator {
             Query::Rules => Ok(Answer::Rules(self.rule_status())),
             Query::Instant { expr, time_ms } => {
                 let parsed = parse(expr).map_err(|e| bad(e.to_string()))?;
-                if reads_series(&parsed) {
-                    self.warn_if_before_window(*time_ms - reach_ms(&parsed), warnings);
-                }
+                self.warn_if_before_window(&parsed, *time_ms, warnings);
                 let value = eval_instant(self.storage(), &parsed, *time_ms, self.options())
                     .map_err(|e| (QueryErrorKind::Execution, e.to_string()))?;
                 Ok(Answer::Value {
@@ -125,9 +124,7 @@ impl Evaluator {
                         "invalid expression type \"{shown}\" for range query, must be Scalar or instant Vector"
                     )));
                 }
-                if reads_series(&parsed) {
-                    self.warn_if_before_window(*start_ms - reach_ms(&parsed), warnings);
-                }
+                self.warn_if_before_window(&parsed, *start_ms, warnings);
                 let value = eval_range(
                     self.storage(),
                     &parsed,
@@ -216,8 +213,13 @@ impl Evaluator {
         self.select(selectors, start_ms, end_ms)
     }
 
-    fn warn_if_before_window(&self, from_ms: i64, warnings: &mut Vec<String>) {
-        let from_ms = from_ms - self.options().lookback_delta_ms;
+    /// Warns when `expr`, evaluated from `at_ms` on, reads samples older
+    /// than the window holds; an expression without selectors reads none.
+    fn warn_if_before_window(&self, expr: &Expr, at_ms: i64, warnings: &mut Vec<String>) {
+        if !reads_series(expr) {
+            return;
+        }
+        let from_ms = at_ms - reach_ms(expr) - self.options().lookback_delta_ms;
         if let Some(kept) = self.window_start_ms() {
             if from_ms < kept {
                 warnings.push(format!(
