@@ -41,8 +41,7 @@ fn answer_json(answer: &Answer) -> Json_ {
         Answer::Value { value, time_ms } => value_json(value, *time_ms),
         Answer::Series(series) => Json_::Array(series.iter().map(labels_json).collect()),
         Answer::Names(names) => json!(names),
-        // Shaped by `rules.rs`, which filters first; never reaches here.
-        Answer::Rules(_) => json!({ "groups": [] }),
+        Answer::Rules(groups) => super::rules::groups_json(groups),
     }
 }
 

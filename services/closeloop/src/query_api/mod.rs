@@ -167,14 +167,15 @@ async fn rule_groups(state: State<QueryState>, RawQuery(q): RawQuery, body: Byte
     let filter = match Params::parse(q.as_deref(), &body).and_then(|p| rules::RuleFilter::parse(&p))
     {
         Ok(filter) => filter,
-        Err(message) => return rules::bad_request(&message),
+        Err(message) => return json::error(StatusCode::BAD_REQUEST, "bad_data", &message),
     };
     match run(&state, Query::Rules).await {
-        Ok(QueryResult {
-            answer: Ok(Answer::Rules(groups)),
-            ..
-        }) => rules::rules_response(&groups, &filter),
-        Ok(other) => json::respond(other),
+        Ok(mut result) => {
+            if let Ok(Answer::Rules(groups)) = &mut result.answer {
+                *groups = filter.apply(std::mem::take(groups));
+            }
+            json::respond(result)
+        }
         Err(response) => response,
     }
 }

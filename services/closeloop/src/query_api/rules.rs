@@ -5,11 +5,7 @@
 //! are the evaluation's event time (so a replay reports the same ones);
 //! a rule not yet evaluated says `health: unknown` and Go's zero time.
 
-use super::json;
 use super::params::Params;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, SecondsFormat};
 use closeloop_core::pushed::float::prom_format;
 use closeloop_evaluator::rule_status::{AlertStatus, GroupStatus, RuleStatus};
@@ -51,6 +47,16 @@ impl RuleFilter {
         })
     }
 
+    /// The groups and rules the request asks for. Prometheus 2.42 keeps a
+    /// group whose rules the filters all left out.
+    pub fn apply(&self, mut groups: Vec<GroupStatus>) -> Vec<GroupStatus> {
+        groups.retain(|g| self.keeps_group(g));
+        for g in &mut groups {
+            g.rules.retain(|r| self.keeps_rule(r));
+        }
+        groups
+    }
+
     fn keeps_group(&self, g: &GroupStatus) -> bool {
         (self.groups.is_empty() || self.groups.contains(&g.name))
             && (self.files.is_empty() || self.files.contains(&g.file))
@@ -70,18 +76,12 @@ fn kind_of(r: &RuleStatus) -> &'static str {
     }
 }
 
-pub fn rules_response(groups: &[GroupStatus], filter: &RuleFilter) -> Response {
+/// `data` of a `/api/v1/rules` answer.
+pub fn groups_json(groups: &[GroupStatus]) -> Value {
     let groups: Vec<Value> = groups
         .iter()
-        .filter(|g| filter.keeps_group(g))
         .map(|g| {
-            let rules: Vec<Value> = g
-                .rules
-                .iter()
-                .filter(|r| filter.keeps_rule(r))
-                .map(rule_json)
-                .collect();
-            // Prometheus 2.42 keeps a group its rule filters emptied.
+            let rules: Vec<Value> = g.rules.iter().map(rule_json).collect();
             json!({
                 "name": g.name, "file": g.file, "rules": rules,
                 "interval": go_number(g.interval_seconds), "limit": g.limit,
@@ -90,15 +90,7 @@ pub fn rules_response(groups: &[GroupStatus], filter: &RuleFilter) -> Response {
             })
         })
         .collect();
-    success(json!({ "groups": groups }))
-}
-
-pub fn bad_request(message: &str) -> Response {
-    json::error(StatusCode::BAD_REQUEST, "bad_data", message)
-}
-
-fn success(data: Value) -> Response {
-    Json(json!({ "status": "success", "data": data })).into_response()
+    json!({ "groups": groups })
 }
 
 fn rule_json(r: &RuleStatus) -> Value {
