@@ -75,6 +75,14 @@ fn alertnames(alerts: &Value) -> Vec<String> {
     names
 }
 
+/// The alert of that name in amtool's JSON list; fails the test if absent.
+fn alert_named<'a>(alerts: &'a Value, name: &str) -> &'a Value {
+    alerts
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["labels"]["alertname"] == name))
+        .unwrap_or_else(|| panic!("no {name} among {alerts}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
     let sink = WebhookSink::start().await;
@@ -179,12 +187,7 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
         (alertnames(&all) == ["DiskBusy", "WebSlow"]).then_some(all)
     })
     .await;
-    let disk = silenced
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "DiskBusy")
-        .unwrap();
+    let disk = alert_named(&silenced, "DiskBusy");
     assert_eq!(disk["status"]["state"], "suppressed", "{disk}");
     assert_eq!(disk["status"]["silencedBy"][0], id.as_str(), "{disk}");
     assert_eq!(disk["receivers"][0]["name"], "hook", "{disk}");
@@ -354,18 +357,8 @@ async fn an_inhibit_rule_mutes_the_symptom_in_the_cause_cluster_and_amtool_shows
         ["ClusterDown", "SlowEu", "SlowUs"],
         "{all}"
     );
-    let cause = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "ClusterDown")
-        .unwrap();
-    let symptom = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["labels"]["alertname"] == "SlowEu")
-        .unwrap();
+    let cause = alert_named(&all, "ClusterDown");
+    let symptom = alert_named(&all, "SlowEu");
     assert_eq!(symptom["status"]["state"], "suppressed", "{symptom}");
     assert_eq!(
         symptom["status"]["inhibitedBy"][0], cause["fingerprint"],

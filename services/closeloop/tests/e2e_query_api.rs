@@ -124,27 +124,10 @@ async fn remote_write(url: &str, body: &[u8]) {
 }
 
 fn start_receiver(dir: &Path) -> (Process, String) {
-    let port = free_port();
-    std::fs::write(
-        dir.join("prometheus.yml"),
+    spawn_prometheus(
+        dir,
         "global: {scrape_interval: 15s}\n",
-    )
-    .unwrap();
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver");
-    (
-        spawn_process("prometheus", command, dir),
-        format!("http://127.0.0.1:{port}"),
+        &["--web.enable-remote-write-receiver"],
     )
 }
 

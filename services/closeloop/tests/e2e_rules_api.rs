@@ -16,7 +16,6 @@ mod support;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -46,30 +45,11 @@ const RULES: &str = r#"groups:
 "#;
 
 fn start_prometheus_with_rules(dir: &Path) -> (Process, String) {
-    let port = free_port();
-    std::fs::write(
-        dir.join("prometheus.yml"),
-        format!(
-            "global: {{evaluation_interval: 1s}}\nrule_files: [{}]\n",
-            dir.join("rules/health.yml").display()
-        ),
-    )
-    .unwrap();
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!(
-            "--config.file={}",
-            dir.join("prometheus.yml").display()
-        ))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"));
-    (
-        spawn_process("prometheus", command, dir),
-        format!("http://127.0.0.1:{port}"),
-    )
+    let config = format!(
+        "global: {{evaluation_interval: 1s}}\nrule_files: [{}]\n",
+        dir.join("rules/health.yml").display()
+    );
+    spawn_prometheus(dir, &config, &[])
 }
 
 async fn get(url: &str) -> Value {

@@ -160,7 +160,10 @@ impl Closeloop {
 const PROMETHEUS_HINT: &str =
     "install Prometheus 2.42 with tests/setup/packages.sh (Debian package `prometheus`)";
 
-pub fn start_prometheus(dir: &Path, target_port: u16, remote_write_url: &str) -> Process {
+/// A real Prometheus on a free port with `config` as its prometheus.yml
+/// and `extra_args` after the usual ones; fails saying how to install it
+/// when it is not on PATH. Returns the process and its base URL.
+pub fn spawn_prometheus(dir: &Path, config: &str, extra_args: &[&str]) -> (Process, String) {
     if Command::new("prometheus")
         .arg("--version")
         .output()
@@ -169,6 +172,26 @@ pub fn start_prometheus(dir: &Path, target_port: u16, remote_write_url: &str) ->
         panic!("prometheus is not on PATH; {PROMETHEUS_HINT}");
     }
     let port = free_port();
+    let config_path = dir.join("prometheus.yml");
+    std::fs::write(&config_path, config).expect("writing prometheus.yml");
+    let mut command = Command::new("prometheus");
+    command
+        .arg(format!("--config.file={}", config_path.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("prom").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra_args);
+    (
+        spawn("prometheus", command, dir),
+        format!("http://127.0.0.1:{port}"),
+    )
+}
+
+/// Prometheus scraping `target_port` every second and remote-writing to
+/// `remote_write_url`.
+pub fn start_prometheus(dir: &Path, target_port: u16, remote_write_url: &str) -> Process {
     let config = format!(
         r#"global:
   scrape_interval: 1s
@@ -182,18 +205,7 @@ remote_write:
     metadata_config: {{send_interval: 5s}}
 "#
     );
-    let config_path = dir.join("prometheus.yml");
-    std::fs::write(&config_path, config).expect("writing prometheus.yml");
-    let mut command = Command::new("prometheus");
-    command
-        .arg(format!("--config.file={}", config_path.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("prom").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.remote.flush-deadline=2s");
-    spawn("prometheus", command, dir)
+    spawn_prometheus(dir, &config, &["--storage.remote.flush-deadline=2s"]).0
 }
 
 /// A scrape target serving one gauge whose value the test sets.
