@@ -62,8 +62,8 @@ pub struct ScaleConfig {
     pub cooldown: Option<Duration>,
 }
 
-/// One node of the routing tree. Children inherit `receiver` and
-/// `group_by` when they leave them out.
+/// One node of the routing tree. Children inherit `receiver`, `group_by`
+/// and the group timers when they leave them out.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
@@ -79,8 +79,8 @@ pub struct RouteConfig {
     pub matchers: Vec<String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// Accepted so Alertmanager configs load; batching by group is not
-    /// done yet (every alert state change is its own notification).
+    /// Alertmanager's group timers (defaults 30s, 5m, 4h at the root):
+    /// they batch webhook notifications (`crate::grouping`).
     #[serde(default, deserialize_with = "optional_duration")]
     pub group_wait: Option<Duration>,
     #[serde(default, deserialize_with = "optional_duration")]

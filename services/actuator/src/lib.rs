@@ -1,17 +1,16 @@
 //! The actuator: routes alert transitions from `closeloop.alerts` through an
 //! Alertmanager-style route tree to receivers — Alertmanager-compatible
-//! webhooks and issue trackers (Redmine, GitHub) — and applies the evaluator's
+//! webhooks, batched by aggregation group in event time, and issue
+//! trackers (Redmine, GitHub, GitLab, Jira), one issue per alert — and applies the evaluator's
 //! `ScaleRequested` from `closeloop.actions` on the scalers' targets
 //! (Kubernetes scale subresource, webhook), with retries, idempotency by
 //! request id, and every request and outcome recorded in the log.
-//!
-//! Not done yet: `group_wait`/`group_interval`/`repeat_interval` batching
-//! (each alert state change is one notification).
 
 pub mod config;
 mod dispatch;
 mod dispatch_scale;
 pub mod error;
+pub mod grouping;
 mod http;
 pub mod inhibit;
 pub mod issues;

@@ -4,6 +4,7 @@
 use crate::config::{ConfigError, ConfigProblem, RouteConfig};
 use crate::matcher::{parse_matchers, Matchers};
 use closeloop_core::LabelSet;
+use std::time::Duration;
 
 /// How a route groups alerts into notifications.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,11 +15,33 @@ pub enum GroupBy {
     All,
 }
 
+/// When a route's groups notify, as in Alertmanager: the first time
+/// `wait` after the group's first alert, then every `interval` if the
+/// group changed, and every `repeat` even if it did not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupTimers {
+    pub wait: Duration,
+    pub interval: Duration,
+    pub repeat: Duration,
+}
+
+impl Default for GroupTimers {
+    /// Alertmanager's defaults for the root route.
+    fn default() -> Self {
+        GroupTimers {
+            wait: Duration::from_secs(30),
+            interval: Duration::from_secs(5 * 60),
+            repeat: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
 /// A compiled route: inherited settings resolved, matchers parsed.
 #[derive(Debug, Clone)]
 pub struct Route {
     pub receiver: String,
     pub group_by: GroupBy,
+    pub timers: GroupTimers,
     pub continue_matching: bool,
     pub matchers: Matchers,
     /// Alertmanager's route key: the matchers of every route on the path
@@ -46,6 +69,7 @@ impl RouteTree {
         let parent = Inherited {
             receiver,
             group_by: GroupBy::Labels(Vec::new()),
+            timers: GroupTimers::default(),
             key: None,
         };
         let root = compile(config, &parent, "route", &mut problems);
@@ -73,6 +97,7 @@ impl RouteTree {
 struct Inherited {
     receiver: String,
     group_by: GroupBy,
+    timers: GroupTimers,
     key: Option<String>,
 }
 
@@ -106,9 +131,28 @@ fn compile(
         .receiver
         .clone()
         .unwrap_or_else(|| parent.receiver.clone());
+    let timers = GroupTimers {
+        wait: config.group_wait.unwrap_or(parent.timers.wait),
+        interval: config.group_interval.unwrap_or(parent.timers.interval),
+        repeat: config.repeat_interval.unwrap_or(parent.timers.repeat),
+    };
+    if timers.interval.is_zero() {
+        // Alertmanager refuses it too: the group's timer would spin.
+        problems.push(ConfigProblem {
+            path: format!("{path}.group_interval"),
+            message: "must be greater than 0".into(),
+        });
+    }
+    if timers.repeat.is_zero() {
+        problems.push(ConfigProblem {
+            path: format!("{path}.repeat_interval"),
+            message: "must be greater than 0".into(),
+        });
+    }
     let inherited = Inherited {
         receiver: receiver.clone(),
         group_by: group_by.clone(),
+        timers,
         key: Some(key.clone()),
     };
     let routes = config
@@ -120,6 +164,7 @@ fn compile(
     Route {
         receiver,
         group_by,
+        timers,
         continue_matching: config.continue_matching,
         matchers,
         key,

@@ -216,3 +216,38 @@ fn a_bad_matcher_is_reported_with_its_path() {
     let err = RouteTree::new(&config).unwrap_err();
     assert_eq!(err.0[0].path, "route.routes[0].matchers[0]");
 }
+
+/// (wait, interval, repeat) in seconds of each route an alert goes to.
+fn timers(pairs: &[(&str, &str)]) -> Vec<(u64, u64, u64)> {
+    let tree = tree();
+    route(&tree, &labels(pairs))
+        .into_iter()
+        .map(|r| {
+            let t = r.timers;
+            (t.wait.as_secs(), t.interval.as_secs(), t.repeat.as_secs())
+        })
+        .collect()
+}
+
+#[test]
+fn group_timers_are_inherited_and_default_as_in_alertmanager() {
+    // The RouteOpts route_test.go expects for the same tree.
+    assert_eq!(timers(&[("owner", "team-X")]), vec![(30, 300, 14400)]);
+    assert_eq!(
+        timers(&[("owner", "team-A"), ("env", "production")]),
+        vec![(60, 300, 14400), (30, 300, 3600)]
+    );
+    assert_eq!(timers(&[("owner", "team-C")]), vec![(120, 300, 14400)]);
+    assert_eq!(
+        timers(&[("group_by", "role"), ("env", "testing"), ("wait", "long")]),
+        vec![(120, 300, 14400)]
+    );
+}
+
+#[test]
+fn a_zero_group_interval_is_refused() {
+    let config: RouteConfig =
+        serde_yaml::from_str("{receiver: a, routes: [{group_interval: 0s}]}").unwrap();
+    let err = RouteTree::new(&config).unwrap_err().to_string();
+    assert!(err.contains("route.routes[0].group_interval"), "{err}");
+}
