@@ -1,6 +1,7 @@
-//! One alert record through routing, requests, effects with retries and
-//! outcomes. Every effect is keyed by a request id derived from the alert
-//! event, so a redelivered record skips what already has an outcome.
+//! One alert record through routing to the issue trackers, with requests,
+//! retries and outcomes (webhooks go by group: `notify_groups.rs`). Every
+//! effect is keyed by a request id derived from the alert event, so a
+//! redelivered record skips what already has an outcome.
 
 use crate::error::{ActuatorError, DeliveryError};
 use crate::issues::carry_out::{
@@ -8,16 +9,12 @@ use crate::issues::carry_out::{
 };
 use crate::issues::decide::wants_request;
 use crate::metrics;
-use crate::plan::{Receiver, TrackerIntegration, WebhookIntegration};
-use crate::routing::{route, Route};
+use crate::plan::{Receiver, TrackerIntegration};
+use crate::routing::route;
 use crate::runner::{Actuator, Progress, Stop};
 use crate::state::{request_id, IssueKey};
-use crate::webhook::post_webhook;
-use crate::webhook_payload::webhook_payload;
 use chrono::Utc;
-use closeloop_core::events::{
-    ActionFailed, AlertEvent, IssueAction, IssueRequested, WebhookDelivered, WebhookRequested,
-};
+use closeloop_core::events::{ActionFailed, AlertEvent, IssueAction, IssueRequested};
 use closeloop_core::{Event, EventPayload};
 use closeloop_log::StoredRecord;
 use std::collections::HashSet;
@@ -110,15 +107,6 @@ impl Actuator {
                 warn!(receiver = %route.receiver, "route names an unknown receiver");
                 continue;
             };
-            for webhook in &receiver.webhooks {
-                if self
-                    .notify_webhook(&event, alert, action, route, receiver, webhook, stop)
-                    .await?
-                    == Progress::Interrupted
-                {
-                    return Ok(Progress::Interrupted);
-                }
-            }
             for tracker in &receiver.trackers {
                 if self
                     .update_issue(&event, alert, action, receiver, tracker, stop)
@@ -129,77 +117,6 @@ impl Actuator {
                 }
             }
         }
-        Ok(Progress::Done)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn notify_webhook(
-        &mut self,
-        event: &Event,
-        alert: &AlertEvent,
-        action: IssueAction,
-        route: &Route,
-        receiver: &Receiver,
-        webhook: &WebhookIntegration,
-        stop: &mut Stop,
-    ) -> Result<Progress, ActuatorError> {
-        let resolved = action == IssueAction::Resolve;
-        if resolved && !webhook.config.send_resolved {
-            return Ok(Progress::Done);
-        }
-        let id = request_id(event.envelope.id, &receiver.name, &webhook.name);
-        if self.state.is_finished(id) {
-            debug!(receiver = %receiver.name, integration = %webhook.name, request_id = %id, "webhook already has an outcome");
-            return Ok(Progress::Done);
-        }
-        let plan = Arc::clone(&self.plan);
-        let body = webhook_payload(&receiver.name, route, alert, resolved, &plan.external_url);
-        let request = WebhookRequested {
-            receiver: receiver.name.clone(),
-            integration: webhook.name.clone(),
-            url: redact_url(&webhook.config.url),
-            cause_event_id: event.envelope.id,
-            payload: body.clone(),
-        };
-        self.append_request(
-            id,
-            &alert.fingerprint,
-            EventPayload::WebhookRequested(request),
-            event.envelope.occurred_at,
-        )
-        .await?;
-        let ctx = RequestContext {
-            request_id: id,
-            key: &alert.fingerprint,
-            receiver: &receiver.name,
-            integration: &webhook.name,
-            kind: "webhook",
-        };
-        let url = webhook.config.url.as_str();
-        let attempted = self
-            .with_retries(&ctx, stop, || {
-                post_webhook(&plan.http, url, &body, plan.timeout)
-            })
-            .await?;
-        let (status, attempts) = match attempted {
-            Attempted::Succeeded(done) => done,
-            Attempted::GaveUp => return Ok(Progress::Done),
-            Attempted::Interrupted => return Ok(Progress::Interrupted),
-        };
-        info!(receiver = %receiver.name, integration = %webhook.name, status, attempts, "webhook delivered");
-        let delivered = WebhookDelivered {
-            request_id: id,
-            receiver: receiver.name.clone(),
-            integration: webhook.name.clone(),
-            url: redact_url(url),
-            status,
-            attempts,
-        };
-        self.append_outcomes(
-            &alert.fingerprint,
-            vec![EventPayload::WebhookDelivered(delivered)],
-        )
-        .await?;
         Ok(Progress::Done)
     }
 
@@ -363,7 +280,7 @@ impl Actuator {
 }
 
 /// Webhook URLs often carry tokens; events keep scheme, host and path only.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut parsed) => {
             let had_secrets = parsed.password().is_some() || parsed.query().is_some();

@@ -16,6 +16,7 @@ pub mod inhibit;
 pub mod issues;
 pub mod matcher;
 pub mod metrics;
+mod notify_groups;
 mod plan;
 pub mod rate_budget;
 pub mod retry;

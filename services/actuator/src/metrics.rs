@@ -26,6 +26,15 @@ pub static INHIBITED: LazyLock<prometheus::IntCounter> = LazyLock::new(|| {
     .unwrap_or_else(|e| panic!("registering closeloop_alerts_inhibited_total: {e}"))
 });
 
+/// Live aggregation groups of the webhook notifications.
+pub static ALERT_GROUPS: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    prometheus::register_int_gauge!(
+        "closeloop_alert_groups",
+        "Aggregation groups holding alerts for webhook notifications (on the actuator that notifies)."
+    )
+    .unwrap_or_else(|e| panic!("registering closeloop_alert_groups: {e}"))
+});
+
 /// Notifications delivered (2xx), per integration kind.
 pub static NOTIFICATIONS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -138,6 +147,8 @@ pub const UPDATE_KINDS: [&str; 7] = [
 /// Registers every metric with its known label values at zero.
 pub fn register() {
     LazyLock::force(&SILENCED);
+    LazyLock::force(&INHIBITED);
+    LazyLock::force(&ALERT_GROUPS);
     for integration in INTEGRATIONS {
         NOTIFICATIONS.with_label_values(&[integration]);
         NOTIFICATION_FAILURES.with_label_values(&[integration]);

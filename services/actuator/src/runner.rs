@@ -14,6 +14,7 @@ use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
 use crate::inhibit::InhibitionView;
 use crate::metrics;
+use crate::notify_groups::GroupNotifier;
 use crate::plan::Plan;
 use crate::silences::SilenceView;
 use crate::state::ActuatorState;
@@ -71,6 +72,7 @@ pub async fn run(
         state: ActuatorState::default(),
         silences: SilenceView::default(),
         inhibitions: InhibitionView::default(),
+        notifier: None,
     };
     // Two consumers, each over its own topic and membership: alerts
     // (notifications, issues) and actions (scale requests). Each rebuilds
@@ -155,6 +157,9 @@ pub(crate) struct Actuator {
     /// Silences, caught up before each alert is acted on.
     pub silences: SilenceView,
     pub inhibitions: InhibitionView,
+    /// The webhook aggregation groups, on the alerts consumer that owns
+    /// partition 0 (`crate::notify_groups`); `None` elsewhere.
+    pub notifier: Option<GroupNotifier>,
 }
 
 /// Whether a record was fully handled or left for redelivery.
@@ -218,6 +223,11 @@ impl Actuator {
             let idle = self
                 .round(&topic, &mut next, &membership, &mut stop)
                 .await?;
+            // Group timers run on the evaluators' watermark, which moves
+            // without new alert records: the loop polls it when idle too.
+            if self.notify_groups(&mut stop).await? == Progress::Interrupted {
+                return Ok(());
+            }
             if lag_reported.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
                 self.report_lag(&topic, &next).await;
                 lag_reported = Some(Instant::now());
@@ -324,7 +334,16 @@ impl Actuator {
                 next.insert(partition, committed.map_or(0, |c| c.next_offset));
             }
         }
-        info!(topic = %topic, generation = assignment.generation, ?revoked, ?gained, owned = ?assignment.partitions, "actuator partitions reassigned");
+        // The owner of the alerts' partition 0 runs the webhook groups;
+        // a new owner recomputes them from the log.
+        let leads =
+            self.topics.consumed_kind == Topic::Alerts && assignment.partitions.contains(&0);
+        match (leads, self.notifier.is_some()) {
+            (true, false) => self.notifier = Some(GroupNotifier::default()),
+            (false, true) => self.notifier = None,
+            _ => {}
+        }
+        info!(topic = %topic, generation = assignment.generation, ?revoked, ?gained, owned = ?assignment.partitions, notifies = leads, "actuator partitions reassigned");
         Ok(())
     }
 

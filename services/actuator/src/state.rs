@@ -133,6 +133,19 @@ pub fn request_id(cause_event_id: Uuid, receiver: &str, integration: &str) -> Uu
     uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
 }
 
+/// The cause id of one flush of an aggregation group (the group key and
+/// the flush's event time), from which [`request_id`] derives each
+/// webhook's request: a recomputed flush finds the outcome of the first.
+pub fn flush_cause_id(group_key: &str, at: DateTime<Utc>) -> Uuid {
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    let first = fnv1a(0xcbf2_9ce4_8422_2325, group_key.as_bytes(), "flush", "");
+    let second = fnv1a(first, group_key.as_bytes(), "flush", "");
+    let mut bytes = [0u8; 10];
+    bytes[..8].copy_from_slice(&first.to_be_bytes());
+    bytes[8..].copy_from_slice(&second.to_be_bytes()[..2]);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+}
+
 /// FNV-1a: stable across Rust versions, unlike `DefaultHasher`.
 fn fnv1a(seed: u64, cause: &[u8], receiver: &str, integration: &str) -> u64 {
     let mut hash = seed;

@@ -1,13 +1,10 @@
-//! The Alertmanager version-4 webhook body, key for key and format for
-//! format as Alertmanager 0.25 sends it (checked against captured payloads
-//! in `tests/testdata/alertmanager-0.25/`).
-//!
-//! closeloop does not batch yet: each alert state change is one
-//! notification holding that one alert (no `group_wait`/`group_interval`).
+//! The Alertmanager version-4 webhook body for one flush of an
+//! aggregation group, key for key and format for format as Alertmanager
+//! 0.25 sends it (checked against captured payloads in
+//! `tests/testdata/alertmanager-0.25/`).
 
-use crate::routing::Route;
+use crate::grouping::GroupedAlert;
 use chrono::{DateTime, Timelike, Utc};
-use closeloop_core::events::AlertEvent;
 use closeloop_core::LabelSet;
 use serde::Serialize;
 
@@ -17,14 +14,14 @@ struct Payload<'a> {
     receiver: &'a str,
     status: &'static str,
     alerts: Vec<Alert<'a>>,
-    group_labels: LabelSet,
-    common_labels: &'a LabelSet,
-    common_annotations: &'a LabelSet,
+    group_labels: &'a LabelSet,
+    common_labels: LabelSet,
+    common_annotations: LabelSet,
     #[serde(rename = "externalURL")]
     external_url: &'a str,
     version: &'static str,
-    group_key: String,
-    truncated_alerts: u32,
+    group_key: &'a str,
+    truncated_alerts: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -44,43 +41,72 @@ struct Alert<'a> {
 /// alert fires.
 pub const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
-/// The body for one alert that fired (`resolved == false`) or resolved.
-pub fn webhook_payload(
-    receiver: &str,
-    route: &Route,
-    alert: &AlertEvent,
-    resolved: bool,
-    external_url: &str,
-) -> serde_json::Value {
-    let status = if resolved { "resolved" } else { "firing" };
-    // Prometheus sends the time the alert started firing as startsAt.
-    let starts_at = alert.fired_at.unwrap_or(alert.active_at);
-    let ends_at = match (resolved, alert.resolved_at) {
-        (true, Some(at)) => go_time(at),
-        _ => GO_ZERO_TIME.to_string(),
+/// What one webhook call says about a group.
+pub struct GroupMessage<'a> {
+    pub receiver: &'a str,
+    pub group_key: &'a str,
+    pub group_labels: &'a LabelSet,
+    /// In Alertmanager's order; resolved ones have `ends_at`.
+    pub alerts: &'a [GroupedAlert],
+    /// `max_alerts`: 0 sends them all.
+    pub max_alerts: usize,
+    pub external_url: &'a str,
+}
+
+/// The body: the first `max_alerts` alerts, then, over those kept (the
+/// webhook notifier truncates before it builds the template data), status
+/// `firing` while any fires and the labels and annotations they share.
+pub fn webhook_payload(message: &GroupMessage<'_>) -> serde_json::Value {
+    let all = message.alerts;
+    let kept = if message.max_alerts == 0 {
+        all.len()
+    } else {
+        all.len().min(message.max_alerts)
     };
+    let alerts = &all[..kept];
+    let any_firing = alerts.iter().any(|a| a.ends_at.is_none());
     let payload = Payload {
-        receiver,
-        status,
-        alerts: vec![Alert {
-            status,
-            labels: &alert.labels,
-            annotations: &alert.annotations,
-            starts_at: go_time(starts_at),
-            ends_at,
-            generator_url: alert.generator_url.as_deref().unwrap_or(""),
-            fingerprint: &alert.fingerprint,
-        }],
-        group_labels: route.group_labels(&alert.labels),
-        // With one alert per notification, what all alerts share is all of it.
-        common_labels: &alert.labels,
-        common_annotations: &alert.annotations,
-        external_url,
+        receiver: message.receiver,
+        status: if any_firing { "firing" } else { "resolved" },
+        alerts: alerts.iter().map(alert).collect(),
+        group_labels: message.group_labels,
+        common_labels: common(alerts.iter().map(|a| &a.labels)),
+        common_annotations: common(alerts.iter().map(|a| &a.annotations)),
+        external_url: message.external_url,
         version: "4",
-        group_key: route.group_key(&alert.labels),
-        truncated_alerts: 0,
+        group_key: message.group_key,
+        truncated_alerts: all.len() - kept,
     };
     serde_json::to_value(payload).unwrap_or(serde_json::Value::Null)
+}
+
+fn alert(a: &GroupedAlert) -> Alert<'_> {
+    Alert {
+        status: if a.ends_at.is_some() {
+            "resolved"
+        } else {
+            "firing"
+        },
+        labels: &a.labels,
+        annotations: &a.annotations,
+        starts_at: go_time(a.starts_at),
+        ends_at: a.ends_at.map_or_else(|| GO_ZERO_TIME.to_string(), go_time),
+        generator_url: &a.generator_url,
+        fingerprint: &a.fingerprint,
+    }
+}
+
+/// The pairs every set has with the same value (Alertmanager's
+/// `commonLabels`/`commonAnnotations`).
+fn common<'a>(mut sets: impl Iterator<Item = &'a LabelSet>) -> LabelSet {
+    let Some(first) = sets.next() else {
+        return LabelSet::new();
+    };
+    let mut shared = first.clone();
+    for set in sets {
+        shared.retain(|k, v| set.get(k) == Some(v));
+    }
+    shared
 }
 
 /// Go's `time.RFC3339Nano` as `encoding/json` writes it: fractional

@@ -45,3 +45,16 @@ impl Topic {
         format!("{prefix}.{}", self.stream())
     }
 }
+
+/// The consumer group evaluator shard checkpoints are committed under, in
+/// the partitions of [`evaluator_shards_topic`]. Each checkpoint's
+/// metadata is JSON with `watermark_ms`: every alert decision up to that
+/// event time is in `closeloop.alerts` before the checkpoint is
+/// committed, which makes the lowest watermark over the shards the clock
+/// the actuator's notification groups may run to.
+pub const EVALUATOR_CHECKPOINT_GROUP: &str = "evaluator";
+
+/// The topic whose (empty) partitions are the evaluator's rule shards.
+pub fn evaluator_shards_topic(prefix: &str) -> String {
+    format!("{prefix}.evaluator-shards")
+}

@@ -18,11 +18,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The consumer group shard checkpoints are committed under.
-pub const CHECKPOINT_GROUP: &str = "evaluator";
+pub use closeloop_core::topics::EVALUATOR_CHECKPOINT_GROUP as CHECKPOINT_GROUP;
 
 /// The topic whose partitions are the shards.
 pub fn shards_topic(prefix: &str) -> String {
-    format!("{prefix}.evaluator-shards")
+    closeloop_core::topics::evaluator_shards_topic(prefix)
 }
 
 /// The membership group evaluators join; distinct from

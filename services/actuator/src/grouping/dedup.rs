@@ -58,13 +58,20 @@ pub struct NotifyLog {
 
 impl NotifyLog {
     pub fn last(&self, receiver: &str, integration: &str, group: &str) -> Option<&Notified> {
-        self.entries
-            .get(&(receiver.to_string(), integration.to_string(), group.to_string()))
+        self.entries.get(&(
+            receiver.to_string(),
+            integration.to_string(),
+            group.to_string(),
+        ))
     }
 
     pub fn record(&mut self, receiver: &str, integration: &str, group: &str, entry: Notified) {
         self.entries.insert(
-            (receiver.to_string(), integration.to_string(), group.to_string()),
+            (
+                receiver.to_string(),
+                integration.to_string(),
+                group.to_string(),
+            ),
             entry,
         );
     }
@@ -122,23 +129,59 @@ mod tests {
         assert!(!needs_update(None, &sets(&[], &["1"]), true, HOUR, t));
         // A new firing alert.
         let e = last(&["1", "2"], &[], 10);
-        assert!(needs_update(Some(&e), &sets(&["1", "2", "3"], &[]), false, HOUR, t));
+        assert!(needs_update(
+            Some(&e),
+            &sets(&["1", "2", "3"], &[]),
+            false,
+            HOUR,
+            t
+        ));
         // The same firing alerts, inside the repeat interval.
-        assert!(!needs_update(Some(&e), &sets(&["1", "2"], &[]), false, HOUR, t));
+        assert!(!needs_update(
+            Some(&e),
+            &sets(&["1", "2"], &[]),
+            false,
+            HOUR,
+            t
+        ));
         // Fewer firing alerts, without send_resolved: no news.
-        assert!(!needs_update(Some(&e), &sets(&["1"], &["2"]), false, HOUR, t));
+        assert!(!needs_update(
+            Some(&e),
+            &sets(&["1"], &["2"]),
+            false,
+            HOUR,
+            t
+        ));
         // ... with send_resolved: a new resolution is news.
         assert!(needs_update(Some(&e), &sets(&["1"], &["2"]), true, HOUR, t));
         // All resolved: sent whatever send_resolved says.
-        assert!(needs_update(Some(&e), &sets(&[], &["1", "2"]), false, HOUR, t));
+        assert!(needs_update(
+            Some(&e),
+            &sets(&[], &["1", "2"]),
+            false,
+            HOUR,
+            t
+        ));
         // All resolved, but the receiver never saw any fire.
         let quiet = last(&[], &["1"], 10);
-        assert!(!needs_update(Some(&quiet), &sets(&[], &["1", "2"]), true, HOUR, t));
+        assert!(!needs_update(
+            Some(&quiet),
+            &sets(&[], &["1", "2"]),
+            true,
+            HOUR,
+            t
+        ));
         // Unchanged past the repeat interval; exactly at it is not past.
         let old = last(&["1"], &[], 3601);
         assert!(needs_update(Some(&old), &sets(&["1"], &[]), false, HOUR, t));
         let edge = last(&["1"], &[], 3600);
-        assert!(!needs_update(Some(&edge), &sets(&["1"], &[]), false, HOUR, t));
+        assert!(!needs_update(
+            Some(&edge),
+            &sets(&["1"], &[]),
+            false,
+            HOUR,
+            t
+        ));
     }
 
     #[test]

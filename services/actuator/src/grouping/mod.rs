@@ -94,6 +94,25 @@ pub struct Flush {
     pub alerts: Vec<GroupedAlert>,
 }
 
+/// How far [`Groups::take_due`] may go.
+#[derive(Debug, Clone, Copy)]
+pub enum Due {
+    /// Timers strictly before an event about to be inserted: an alert
+    /// event and a timer at the same instant put the alert in the flush.
+    Before(DateTime<Utc>),
+    /// Timers at or before the watermark: every event up to it is in.
+    UpTo(DateTime<Utc>),
+}
+
+impl Due {
+    fn covers(self, t: DateTime<Utc>) -> bool {
+        match self {
+            Due::Before(bound) => t < bound,
+            Due::UpTo(bound) => t <= bound,
+        }
+    }
+}
+
 /// Every live group, with the timers that say when each flushes next.
 #[derive(Debug, Default)]
 pub struct Groups {
@@ -107,6 +126,10 @@ impl Groups {
 
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
+    }
+
+    pub fn contains(&self, id: &GroupId) -> bool {
+        self.groups.contains_key(id)
     }
 
     /// Puts an alert's new state into its group on `route` (index
@@ -146,14 +169,14 @@ impl Groups {
         self.groups.values().map(|g| g.next_flush).min()
     }
 
-    /// The earliest flush due at or before `until` (ties by group), with
-    /// that group's timer moved on by `group_interval`; `None` when none
-    /// is due. Hand the flush back to [`Groups::flushed`] once acted on.
-    pub fn take_due(&mut self, until: DateTime<Utc>) -> Option<Flush> {
+    /// The earliest flush due by `bound` (ties by group), with that
+    /// group's timer moved on by `group_interval`; `None` when none is
+    /// due. Hand the flush back to [`Groups::flushed`] once acted on.
+    pub fn take_due(&mut self, bound: Due) -> Option<Flush> {
         let (id, group) = self
             .groups
             .iter_mut()
-            .filter(|(_, g)| g.next_flush <= until)
+            .filter(|(_, g)| bound.covers(g.next_flush))
             .min_by_key(|(_, g)| g.next_flush)?;
         let at = group.next_flush;
         group.next_flush = later(at, group.timers.interval);

@@ -49,22 +49,30 @@ fn the_first_flush_waits_group_wait_then_every_group_interval() {
     groups.insert(0, route, alert("A", "c1", 0, None, 0), t(0));
     groups.insert(0, route, alert("B", "c1", 10, None, 10), t(10));
     assert_eq!(groups.next_due(), Some(t(30)));
-    assert!(groups.take_due(t(29)).is_none());
+    assert!(groups.take_due(Due::UpTo(t(29))).is_none());
 
-    let first = groups.take_due(t(30)).expect("due at group_wait");
+    let first = groups
+        .take_due(Due::UpTo(t(30)))
+        .expect("due at group_wait");
     assert_eq!(first.at, t(30));
     assert_eq!(first.key, r#"{}:{cluster="c1"}"#);
-    assert_eq!(names(&first), vec![("A".into(), false), ("B".into(), false)]);
+    assert_eq!(
+        names(&first),
+        vec![("A".into(), false), ("B".into(), false)]
+    );
     groups.flushed(&first);
     assert_eq!(groups.next_due(), Some(t(330)));
 
     // A resolves: it is in the next flush, then leaves the group.
     groups.insert(0, route, alert("A", "c1", 0, Some(100), 100), t(100));
-    let second = groups.take_due(t(330)).unwrap();
+    let second = groups.take_due(Due::UpTo(t(330))).unwrap();
     assert_eq!(second.at, t(330));
-    assert_eq!(names(&second), vec![("A".into(), true), ("B".into(), false)]);
+    assert_eq!(
+        names(&second),
+        vec![("A".into(), true), ("B".into(), false)]
+    );
     groups.flushed(&second);
-    let third = groups.take_due(t(630)).unwrap();
+    let third = groups.take_due(Due::UpTo(t(630))).unwrap();
     assert_eq!(names(&third), vec![("B".into(), false)]);
 }
 
@@ -76,16 +84,19 @@ fn each_group_by_value_is_its_own_group_and_empty_groups_go() {
     groups.insert(0, route, alert("A", "c1", 0, None, 0), t(0));
     groups.insert(0, route, alert("A", "c2", 5, None, 5), t(5));
     assert_eq!(groups.len(), 2);
-    let first = groups.take_due(t(100)).unwrap();
+    let first = groups.take_due(Due::UpTo(t(100))).unwrap();
     assert_eq!((first.at, first.labels["cluster"].as_str()), (t(30), "c1"));
-    let second = groups.take_due(t(100)).unwrap();
-    assert_eq!((second.at, second.labels["cluster"].as_str()), (t(35), "c2"));
+    let second = groups.take_due(Due::UpTo(t(100))).unwrap();
+    assert_eq!(
+        (second.at, second.labels["cluster"].as_str()),
+        (t(35), "c2")
+    );
 
     // c1's alert resolves; once that is flushed the group is gone.
     groups.flushed(&first);
     groups.flushed(&second);
     groups.insert(0, route, alert("A", "c1", 0, Some(40), 40), t(40));
-    let resolved = groups.take_due(t(330)).unwrap();
+    let resolved = groups.take_due(Due::UpTo(t(330))).unwrap();
     groups.flushed(&resolved);
     assert_eq!(groups.len(), 1);
 }
@@ -105,7 +116,7 @@ fn a_resolved_alert_that_fires_again_before_the_flush_is_kept() {
     let route = &tree.root;
     let mut groups = Groups::default();
     groups.insert(0, route, alert("A", "c1", 0, Some(10), 10), t(10));
-    let flush = groups.take_due(t(40)).unwrap();
+    let flush = groups.take_due(Due::UpTo(t(40))).unwrap();
     // Fired again after the flush was taken, before it was acted on.
     groups.insert(0, route, alert("A", "c1", 20, None, 20), t(20));
     groups.flushed(&flush);
@@ -117,7 +128,7 @@ fn an_end_time_still_ahead_of_the_flush_reads_as_firing() {
     let tree = tree(ROUTE);
     let mut groups = Groups::default();
     groups.insert(0, &tree.root, alert("A", "c1", 0, Some(100), 0), t(0));
-    let flush = groups.take_due(t(30)).unwrap();
+    let flush = groups.take_due(Due::UpTo(t(30))).unwrap();
     assert_eq!(names(&flush), vec![("A".into(), false)]);
 }
 
@@ -127,4 +138,13 @@ fn huge_timers_saturate_instead_of_overflowing() {
     let mut groups = Groups::default();
     groups.insert(0, &tree.root, alert("A", "c1", 0, None, 0), t(0));
     assert_eq!(groups.next_due(), Some(DateTime::<Utc>::MAX_UTC));
+}
+
+#[test]
+fn an_event_at_a_timer_instant_joins_the_flush_only_with_before() {
+    let tree = tree(ROUTE);
+    let mut groups = Groups::default();
+    groups.insert(0, &tree.root, alert("A", "c1", 0, None, 0), t(0));
+    assert!(groups.take_due(Due::Before(t(30))).is_none());
+    assert!(groups.take_due(Due::UpTo(t(30))).is_some());
 }

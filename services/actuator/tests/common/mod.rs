@@ -93,6 +93,29 @@ pub async fn append_alert(log: &Arc<dyn EventLog>, payload: EventPayload) -> Eve
     event
 }
 
+/// Commits an evaluator shard checkpoint with this watermark, as an
+/// evaluator does once its alert decisions up to it are in the log: the
+/// clock the webhook groups run on.
+pub async fn commit_watermark(log: &Arc<dyn EventLog>, watermark: &str) {
+    let topic = closeloop_core::topics::evaluator_shards_topic(PREFIX);
+    let shards = log.partitions(&topic).await.expect("shards topic");
+    let metadata = format!(r#"{{"watermark_ms":{}}}"#, at(watermark).timestamp_millis());
+    for shard in 0..shards {
+        let position = closeloop_log::CommittedPosition {
+            next_offset: 0,
+            metadata: metadata.clone(),
+        };
+        log.commit(
+            closeloop_core::topics::EVALUATOR_CHECKPOINT_GROUP,
+            &topic,
+            shard,
+            position,
+        )
+        .await
+        .expect("committing a watermark");
+    }
+}
+
 /// The actuator running in the background until `stop` is called.
 pub struct Running {
     stop: Option<oneshot::Sender<()>>,
