@@ -2,8 +2,9 @@
 //! membership, against a real Kafka-protocol broker (nisshi, started by
 //! `tests/setup/kafka.sh`; `KAFKA_BROKERS` overrides where it is), with a
 //! webhook receiver pointing at a local axum sink: each actuator handles
-//! only its own partitions, every alert is delivered once, and when one
-//! stops the other takes over.
+//! (commits) only its own partitions, every alert is delivered once (by
+//! the one that owns partition 0 and runs the webhook groups), and when
+//! one stops the other takes over.
 
 mod common;
 
@@ -19,7 +20,7 @@ use closeloop_log::{
     partition_for_key, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
     StoredRecord,
 };
-use common::alert;
+use common::{alert, commit_watermark_at};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -45,47 +46,39 @@ async fn connect() -> Arc<KafkaLog> {
     }
 }
 
-/// A log that remembers, per partition, when this actuator last read it
-/// (it polls the partitions it owns every round, so the recently read
-/// ones are its share) and how many records its reads returned.
-#[derive(Default)]
-struct Reads {
-    last: BTreeMap<(String, u32), Instant>,
-    records: BTreeMap<(String, u32), usize>,
-}
-
+/// A log that remembers which partitions this actuator owns and which it
+/// committed records of. (Reads would not tell: the owner of partition 0
+/// reads every alerts partition for its webhook groups.)
 struct WatchedLog {
     inner: Arc<KafkaLog>,
-    reads: Mutex<Reads>,
+    /// Partitions committed per topic under the actuator's consumer group.
+    commits: Mutex<BTreeMap<String, BTreeSet<u32>>>,
+    /// The membership of each topic this actuator joined.
+    memberships: Mutex<BTreeMap<String, tokio::sync::watch::Receiver<closeloop_log::Assignment>>>,
 }
 
 impl WatchedLog {
     fn new(inner: Arc<KafkaLog>) -> Arc<WatchedLog> {
         Arc::new(WatchedLog {
             inner,
-            reads: Mutex::new(Reads::default()),
+            commits: Mutex::default(),
+            memberships: Mutex::default(),
         })
     }
 
-    fn recently_read(&self, topic: &str) -> BTreeSet<u32> {
-        let reads = self.reads.lock().expect("lock");
-        reads
-            .last
-            .iter()
-            .filter(|((t, _), at)| t == topic && at.elapsed() < Duration::from_millis(800))
-            .map(|((_, partition), _)| *partition)
-            .collect()
+    /// The partitions of `topic` this actuator owns now.
+    fn owned(&self, topic: &str) -> BTreeSet<u32> {
+        let memberships = self.memberships.lock().expect("lock");
+        memberships
+            .get(topic)
+            .map(|m| m.borrow().partitions.iter().copied().collect())
+            .unwrap_or_default()
     }
 
-    /// Partitions from which this actuator got records.
+    /// Partitions whose records this actuator handled and committed.
     fn handled(&self, topic: &str) -> BTreeSet<u32> {
-        let reads = self.reads.lock().expect("lock");
-        reads
-            .records
-            .iter()
-            .filter(|((t, _), n)| t == topic && **n > 0)
-            .map(|((_, partition), _)| *partition)
-            .collect()
+        let commits = self.commits.lock().expect("lock");
+        commits.get(topic).cloned().unwrap_or_default()
     }
 }
 
@@ -109,15 +102,9 @@ impl EventLog for WatchedLog {
         max_records: usize,
         wait: Duration,
     ) -> Result<Vec<StoredRecord>, LogError> {
-        let records = self
-            .inner
+        self.inner
             .read(topic, partition, from, max_records, wait)
-            .await?;
-        let mut reads = self.reads.lock().expect("lock");
-        let key = (topic.to_string(), partition);
-        reads.last.insert(key.clone(), Instant::now());
-        *reads.records.entry(key).or_default() += records.len();
-        Ok(records)
+            .await
     }
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
         self.inner.end_offset(topic, partition).await
@@ -129,6 +116,10 @@ impl EventLog for WatchedLog {
         partition: u32,
         position: CommittedPosition,
     ) -> Result<(), LogError> {
+        if group == closeloop_actuator::CONSUMER_GROUP {
+            let mut commits = self.commits.lock().expect("lock");
+            commits.entry(topic.to_string()).or_default().insert(partition);
+        }
         self.inner.commit(group, topic, partition, position).await
     }
     async fn committed(
@@ -140,7 +131,10 @@ impl EventLog for WatchedLog {
         self.inner.committed(group, topic, partition).await
     }
     async fn join(&self, group: &str, topic: &str) -> Result<Membership, LogError> {
-        self.inner.join(group, topic).await
+        let membership = self.inner.join(group, topic).await?;
+        let mut memberships = self.memberships.lock().expect("lock");
+        memberships.insert(topic.to_string(), membership.observer());
+        Ok(membership)
     }
 }
 
@@ -179,6 +173,8 @@ fn config(url: &str) -> ActuatorConfig {
         r#"
 route:
   receiver: webhook
+  group_by: [alertname]
+  group_wait: 1s
 receivers:
   - name: webhook
     webhook_configs: [{{url: "{url}"}}]
@@ -224,7 +220,7 @@ impl Actuator {
     }
 }
 
-/// Waits until the two actuators poll disjoint, non-empty sets of
+/// Waits until the two actuators own disjoint, non-empty sets of
 /// `topic`'s partitions that together cover all of them, for a second.
 async fn wait_for_split(
     a: &WatchedLog,
@@ -235,7 +231,7 @@ async fn wait_for_split(
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut stable_since: Option<Instant> = None;
     loop {
-        let (mine, theirs) = (a.recently_read(topic), b.recently_read(topic));
+        let (mine, theirs) = (a.owned(topic), b.owned(topic));
         let split = !mine.is_empty()
             && !theirs.is_empty()
             && mine.is_disjoint(&theirs)
@@ -256,9 +252,10 @@ async fn wait_for_split(
     }
 }
 
-/// Firing alerts named `<batch>-<i>` whose fingerprints land in every
-/// partition, appended as the evaluator would.
-async fn fire(log: &dyn EventLog, prefix: &str, batch: &str, count: usize) -> Vec<String> {
+/// Firing alerts named `<batch>-<i>` at `at`, whose fingerprints land in
+/// every partition, appended as the evaluator would, and then the
+/// evaluators' watermark a minute later, past their groups' `group_wait`.
+async fn fire(log: &dyn EventLog, prefix: &str, batch: &str, count: usize, at: &str) -> Vec<String> {
     let mut names = Vec::new();
     let mut records = Vec::new();
     let mut hit = BTreeSet::new();
@@ -266,7 +263,7 @@ async fn fire(log: &dyn EventLog, prefix: &str, batch: &str, count: usize) -> Ve
         let name = format!("{batch}-{i}");
         let alert = alert(
             &[("alertname", &name), ("service", "checkout")],
-            "2024-05-02T10:00:00Z",
+            at,
         );
         let key = alert.fingerprint.clone();
         hit.insert(partition_for_key(key.as_bytes(), PARTITIONS));
@@ -293,6 +290,8 @@ async fn fire(log: &dyn EventLog, prefix: &str, batch: &str, count: usize) -> Ve
     log.append(&Topic::Alerts.name(prefix), records)
         .await
         .expect("appending alerts");
+    let watermark = common::at(at) + chrono::Duration::minutes(1);
+    commit_watermark_at(log, prefix, &watermark.to_rfc3339()).await;
     names
 }
 
@@ -336,7 +335,7 @@ async fn two_actuators_split_the_alerts_and_one_takes_over_when_the_other_stops(
     let second = Actuator::start(&prefix, &url).await;
     let (first_share, second_share) = wait_for_split(&first.log, &second.log, &topic).await;
 
-    let before = fire(writer.as_ref(), &prefix, "before", 20).await;
+    let before = fire(writer.as_ref(), &prefix, "before", 20, "2024-05-02T10:00:00Z").await;
     assert_delivered_once(&sink, &before).await;
     assert_eq!(
         first.log.handled(&topic),
@@ -352,7 +351,7 @@ async fn two_actuators_split_the_alerts_and_one_takes_over_when_the_other_stops(
     // The first actuator stops (and leaves the group): the second takes
     // its partitions over from their committed offsets.
     first.stop().await;
-    let after = fire(writer.as_ref(), &prefix, "after", 20).await;
+    let after = fire(writer.as_ref(), &prefix, "after", 20, "2024-05-02T10:10:00Z").await;
     assert_delivered_once(&sink, &after).await;
     let all: BTreeSet<u32> = (0..PARTITIONS).collect();
     let second = second.stop().await;

@@ -40,6 +40,9 @@ auth:
     bearer_tokens: [{{file: alerts.token}}]
 route:
   receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
   routes: [{routes}]
 receivers:
   - name: hook

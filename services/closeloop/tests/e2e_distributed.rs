@@ -89,6 +89,9 @@ storage:
   database: "{database}"
 route:
   receiver: hook
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
   routes:
     - matchers: ['severity="page"']
       receiver: hook

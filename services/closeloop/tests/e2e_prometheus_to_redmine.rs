@@ -34,6 +34,9 @@ evaluation: {{interval: 1s, lateness: 1s, idle_follow: 30s}}
 attribution: {{window: 1h, labels: [service, environment]}}
 route:
   receiver: default
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 1s
   routes:
     - matchers: ['severity="page"']
       receiver: hook

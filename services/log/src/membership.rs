@@ -80,6 +80,12 @@ impl Membership {
         self.assignment.borrow().clone()
     }
 
+    /// A second view of the assignment, for watching it (in tests, in
+    /// status pages) without taking part in acknowledging it.
+    pub fn observer(&self) -> watch::Receiver<Assignment> {
+        self.assignment.clone()
+    }
+
     /// Whether the assignment changed since it was last read with
     /// [`current_if_changed`](Self::current_if_changed).
     pub fn has_changed(&self) -> bool {

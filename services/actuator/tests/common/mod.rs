@@ -97,7 +97,12 @@ pub async fn append_alert(log: &Arc<dyn EventLog>, payload: EventPayload) -> Eve
 /// evaluator does once its alert decisions up to it are in the log: the
 /// clock the webhook groups run on.
 pub async fn commit_watermark(log: &Arc<dyn EventLog>, watermark: &str) {
-    let topic = closeloop_core::topics::evaluator_shards_topic(PREFIX);
+    commit_watermark_at(log.as_ref(), PREFIX, watermark).await;
+}
+
+/// [`commit_watermark`] under another topic prefix.
+pub async fn commit_watermark_at(log: &dyn EventLog, prefix: &str, watermark: &str) {
+    let topic = closeloop_core::topics::evaluator_shards_topic(prefix);
     let shards = log.partitions(&topic).await.expect("shards topic");
     let metadata = format!(r#"{{"watermark_ms":{}}}"#, at(watermark).timestamp_millis());
     for shard in 0..shards {
