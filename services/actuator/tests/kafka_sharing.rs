@@ -118,7 +118,10 @@ impl EventLog for WatchedLog {
     ) -> Result<(), LogError> {
         if group == closeloop_actuator::CONSUMER_GROUP {
             let mut commits = self.commits.lock().expect("lock");
-            commits.entry(topic.to_string()).or_default().insert(partition);
+            commits
+                .entry(topic.to_string())
+                .or_default()
+                .insert(partition);
         }
         self.inner.commit(group, topic, partition, position).await
     }
@@ -255,16 +258,19 @@ async fn wait_for_split(
 /// Firing alerts named `<batch>-<i>` at `at`, whose fingerprints land in
 /// every partition, appended as the evaluator would, and then the
 /// evaluators' watermark a minute later, past their groups' `group_wait`.
-async fn fire(log: &dyn EventLog, prefix: &str, batch: &str, count: usize, at: &str) -> Vec<String> {
+async fn fire(
+    log: &dyn EventLog,
+    prefix: &str,
+    batch: &str,
+    count: usize,
+    at: &str,
+) -> Vec<String> {
     let mut names = Vec::new();
     let mut records = Vec::new();
     let mut hit = BTreeSet::new();
     for i in 0..count {
         let name = format!("{batch}-{i}");
-        let alert = alert(
-            &[("alertname", &name), ("service", "checkout")],
-            at,
-        );
+        let alert = alert(&[("alertname", &name), ("service", "checkout")], at);
         let key = alert.fingerprint.clone();
         hit.insert(partition_for_key(key.as_bytes(), PARTITIONS));
         let occurred_at = alert.active_at;
@@ -335,7 +341,14 @@ async fn two_actuators_split_the_alerts_and_one_takes_over_when_the_other_stops(
     let second = Actuator::start(&prefix, &url).await;
     let (first_share, second_share) = wait_for_split(&first.log, &second.log, &topic).await;
 
-    let before = fire(writer.as_ref(), &prefix, "before", 20, "2024-05-02T10:00:00Z").await;
+    let before = fire(
+        writer.as_ref(),
+        &prefix,
+        "before",
+        20,
+        "2024-05-02T10:00:00Z",
+    )
+    .await;
     assert_delivered_once(&sink, &before).await;
     assert_eq!(
         first.log.handled(&topic),
@@ -351,7 +364,14 @@ async fn two_actuators_split_the_alerts_and_one_takes_over_when_the_other_stops(
     // The first actuator stops (and leaves the group): the second takes
     // its partitions over from their committed offsets.
     first.stop().await;
-    let after = fire(writer.as_ref(), &prefix, "after", 20, "2024-05-02T10:10:00Z").await;
+    let after = fire(
+        writer.as_ref(),
+        &prefix,
+        "after",
+        20,
+        "2024-05-02T10:10:00Z",
+    )
+    .await;
     assert_delivered_once(&sink, &after).await;
     let all: BTreeSet<u32> = (0..PARTITIONS).collect();
     let second = second.stop().await;
