@@ -102,7 +102,7 @@ async fn amtool_silences_an_alert_that_then_reaches_no_receiver() {
             "rule_files: [rules/*.yml]\n\
              evaluation: {{interval: 1s, lateness: 1s, idle_follow: 1s}}\n\
              auth:\n  admin:\n    bearer_tokens: [{{file: admin.token}}]\n\
-             route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1s}}\n\
+             route: {{receiver: hook, group_wait: 1s, group_interval: 1s}}\n\
              receivers: [{{name: hook, webhook_configs: [{{url: \"{}\"}}]}}]\n\
              delivery: {{initial_backoff: 200ms, max_backoff: 1s}}\n",
             sink.url
@@ -321,7 +321,7 @@ async fn an_inhibit_rule_mutes_the_symptom_in_the_cause_cluster_and_amtool_shows
         format!(
             "rule_files: [rules/*.yml]\n\
              evaluation: {{interval: 1s, lateness: 1s, idle_follow: 1s}}\n\
-             route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1s}}\n\
+             route: {{receiver: hook, group_wait: 1s, group_interval: 1s}}\n\
              receivers: [{{name: hook, webhook_configs: [{{url: \"{}\"}}]}}]\n\
              inhibit_rules:\n\
              \x20 - source_matchers: [alertname=ClusterDown]\n\
