@@ -34,6 +34,35 @@ pub struct ActuatorConfig {
     /// Alertmanager's `inhibit_rules` (module `inhibit`).
     #[serde(default)]
     pub inhibit_rules: Vec<crate::inhibit::InhibitRuleConfig>,
+    /// Alertmanager's named `time_intervals` (module `time_intervals`).
+    #[serde(default)]
+    pub time_intervals: Vec<crate::time_intervals::TimeIntervalConfig>,
+    /// The older name of the same list; both may be used.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<crate::time_intervals::TimeIntervalConfig>,
+}
+
+impl ActuatorConfig {
+    /// Every named time interval with its config path.
+    pub fn named_time_intervals(
+        &self,
+    ) -> impl Iterator<Item = (String, crate::time_intervals::TimeIntervalConfig)> + '_ {
+        let paths = |key: &'static str| {
+            move |(i, c): (usize, &crate::time_intervals::TimeIntervalConfig)| {
+                (format!("{key}[{i}]"), c.clone())
+            }
+        };
+        self.time_intervals
+            .iter()
+            .enumerate()
+            .map(paths("time_intervals"))
+            .chain(
+                self.mute_time_intervals
+                    .iter()
+                    .enumerate()
+                    .map(paths("mute_time_intervals")),
+            )
+    }
 }
 
 /// A scaler's name and target. Deserializing a whole `scalers:` entry
@@ -87,6 +116,14 @@ pub struct RouteConfig {
     pub group_interval: Option<Duration>,
     #[serde(default, deserialize_with = "optional_duration")]
     pub repeat_interval: Option<Duration>,
+    /// Names of `time_intervals` inside which this route's groups send
+    /// nothing. Not inherited, as in Alertmanager.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Names of `time_intervals` outside which this route's groups send
+    /// nothing. Not inherited.
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,7 +352,27 @@ impl ActuatorConfig {
                 "the root route must not have matchers (it takes every alert)",
             ));
         }
-        check_route(&self.route, "route", &names, &mut problems);
+        let intervals =
+            match crate::time_intervals::TimeIntervals::parse(self.named_time_intervals()) {
+                Ok(intervals) => intervals,
+                Err(found) => {
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|(path, message)| problem(path, message)),
+                    );
+                    crate::time_intervals::TimeIntervals::default()
+                }
+            };
+        if !self.route.mute_time_intervals.is_empty()
+            || !self.route.active_time_intervals.is_empty()
+        {
+            problems.push(problem(
+                "route",
+                "the root route cannot have mute_time_intervals or active_time_intervals",
+            ));
+        }
+        check_route(&self.route, "route", &names, &intervals, &mut problems);
         if !self.external_url.is_empty() {
             check_url(&self.external_url, "external_url", &mut problems);
         }
@@ -620,8 +677,22 @@ fn check_route(
     route: &RouteConfig,
     path: &str,
     receivers: &BTreeSet<&str>,
+    intervals: &crate::time_intervals::TimeIntervals,
     problems: &mut Vec<ConfigProblem>,
 ) {
+    for (key, names) in [
+        ("mute_time_intervals", &route.mute_time_intervals),
+        ("active_time_intervals", &route.active_time_intervals),
+    ] {
+        for (i, name) in names.iter().enumerate() {
+            if !intervals.knows(name) {
+                problems.push(problem(
+                    format!("{path}.{key}[{i}]"),
+                    format!("unknown time interval {name:?} (not in time_intervals)"),
+                ));
+            }
+        }
+    }
     if let Some(name) = &route.receiver {
         if !receivers.contains(name.as_str()) {
             problems.push(problem(
@@ -644,7 +715,13 @@ fn check_route(
         }
     }
     for (i, child) in route.routes.iter().enumerate() {
-        check_route(child, &format!("{path}.routes[{i}]"), receivers, problems);
+        check_route(
+            child,
+            &format!("{path}.routes[{i}]"),
+            receivers,
+            intervals,
+            problems,
+        );
     }
 }
 

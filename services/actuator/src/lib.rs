@@ -25,6 +25,7 @@ mod runner;
 pub mod scale;
 pub mod silences;
 pub mod state;
+pub mod time_intervals;
 mod tracker_config;
 pub mod webhook;
 pub mod webhook_payload;

@@ -255,8 +255,18 @@ impl Actuator {
         Ok(Progress::Done)
     }
 
-    /// The flush's alerts no silence and no inhibition mutes at its time.
+    /// The flush's alerts no time interval, silence or inhibition mutes at
+    /// its time (Alertmanager's mute stages; a time interval mutes them
+    /// all).
     async fn unmuted(&mut self, flush: &Flush) -> Result<Vec<GroupedAlert>, ActuatorError> {
+        let intervals = &self.plan.time_intervals;
+        let muted_by_time = intervals.any_contains(&flush.mute_time_intervals, flush.at)
+            || (!flush.active_time_intervals.is_empty()
+                && !intervals.any_contains(&flush.active_time_intervals, flush.at));
+        if muted_by_time {
+            debug!(group = %flush.key, at = %flush.at, "group muted by a time interval");
+            return Ok(Vec::new());
+        }
         self.silences
             .catch_up(&*self.log, &self.topics.prefix)
             .await?;

@@ -26,6 +26,7 @@ pub(crate) struct Plan {
     /// Each scaler's target, by scaler name.
     pub scale_targets: HashMap<String, Arc<dyn ScaleTarget>>,
     pub inhibit_rules: Vec<crate::inhibit::InhibitRule>,
+    pub time_intervals: crate::time_intervals::TimeIntervals,
 }
 
 pub(crate) struct Receiver {
@@ -165,11 +166,22 @@ impl Plan {
                 }),
             }
         }
+        let time_intervals =
+            crate::time_intervals::TimeIntervals::parse(config.named_time_intervals())
+                .unwrap_or_else(|found| {
+                    problems.extend(
+                        found
+                            .into_iter()
+                            .map(|(path, message)| ConfigProblem { path, message }),
+                    );
+                    crate::time_intervals::TimeIntervals::default()
+                });
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
         Ok(Plan {
             inhibit_rules,
+            time_intervals,
             scale_targets,
             tree,
             receivers,

@@ -42,6 +42,10 @@ pub struct Route {
     pub receiver: String,
     pub group_by: GroupBy,
     pub timers: GroupTimers,
+    /// `time_intervals` names: muted inside any of the first, and (when
+    /// there are any) outside all of the second. Not inherited.
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
     pub continue_matching: bool,
     pub matchers: Matchers,
     /// Alertmanager's route key: the matchers of every route on the path
@@ -165,6 +169,8 @@ fn compile(
         receiver,
         group_by,
         timers,
+        mute_time_intervals: config.mute_time_intervals.clone(),
+        active_time_intervals: config.active_time_intervals.clone(),
         continue_matching: config.continue_matching,
         matchers,
         key,

@@ -253,3 +253,69 @@ async fn resolutions_are_sent_and_an_all_resolved_group_is_gone() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_mute_time_interval_holds_a_group_back_until_it_ends() {
+    let (url, sink) = serve().await;
+    let yaml = format!(
+        r#"
+route:
+  receiver: hook
+  routes:
+    - matchers: [cluster=c1]
+      group_by: [cluster]
+      group_wait: 30s
+      group_interval: 5m
+      mute_time_intervals: [maintenance]
+receivers:
+  - name: hook
+    webhook_configs: [{{url: "{url}"}}]
+time_intervals:
+  - name: maintenance
+    time_intervals:
+      - times: [{{start_time: '10:00', end_time: '10:03'}}]
+        location: Europe/Berlin
+"#
+    );
+    let config: ActuatorConfig = serde_yaml::from_str(&yaml).expect("test config parses");
+    config.validate().expect("test config is valid");
+    let test_log = open_log(1).await;
+    let log = &test_log.log;
+    // 09:00 UTC is 10:00 in Berlin: the 09:00:30 flush is muted, the
+    // 09:05:30 one is not.
+    append_alert(log, firing("A", "2026-12-07T09:00:00Z")).await;
+    commit_watermark(log, "2026-12-07T09:04:00Z").await;
+    let running = start(log, config);
+    wait_until_caught_up(log, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(calls(&sink).is_empty(), "sent inside the mute interval");
+    commit_watermark(log, "2026-12-07T09:05:30Z").await;
+    assert_eq!(wait_calls(&sink, 1).await, vec!["A/firing"]);
+    running.stop().await;
+}
+
+#[test]
+fn routes_may_name_only_known_time_intervals_and_not_at_the_root() {
+    let yaml = r#"
+route:
+  receiver: hook
+  active_time_intervals: [office]
+  routes: [{mute_time_intervals: [nights]}]
+receivers: [{name: hook}]
+time_intervals: [{name: office, time_intervals: [{weekdays: ['monday:friday']}]}]
+"#;
+    let config: ActuatorConfig = serde_yaml::from_str(yaml).unwrap();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("root route cannot have"), "{err}");
+    assert!(
+        err.contains("route.routes[0].mute_time_intervals[0]: unknown time interval \"nights\""),
+        "{err}"
+    );
+    let bad = "route: {receiver: hook}\nreceivers: [{name: hook}]\nmute_time_intervals: [{name: x, time_intervals: [{weekdays: [someday]}]}]";
+    let config: ActuatorConfig = serde_yaml::from_str(bad).unwrap();
+    let err = config.validate().unwrap_err().to_string();
+    assert!(
+        err.contains("mute_time_intervals[0].time_intervals[0]"),
+        "{err}"
+    );
+}

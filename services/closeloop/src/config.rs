@@ -50,6 +50,13 @@ pub struct Config {
     /// firing of matching targets with the same `equal` labels.
     #[serde(default)]
     pub inhibit_rules: Vec<closeloop_actuator::inhibit::InhibitRuleConfig>,
+    /// Alertmanager's named time intervals, which routes name in
+    /// `mute_time_intervals` / `active_time_intervals`.
+    #[serde(default)]
+    pub time_intervals: Vec<closeloop_actuator::time_intervals::TimeIntervalConfig>,
+    /// The older name of `time_intervals`.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<closeloop_actuator::time_intervals::TimeIntervalConfig>,
     /// HPA-style scalers (issue 5): a PromQL query, replicas bounds and
     /// behavior, and the target whose replicas they set.
     #[serde(default)]
@@ -372,6 +379,8 @@ impl Config {
             external_url: self.external_url.clone().unwrap_or_default(),
             delivery: self.delivery.clone(),
             inhibit_rules: self.inhibit_rules.clone(),
+            time_intervals: self.time_intervals.clone(),
+            mute_time_intervals: self.mute_time_intervals.clone(),
             scalers: self
                 .scalers
                 .iter()

@@ -76,6 +76,8 @@ pub struct Group {
     pub key: String,
     pub labels: LabelSet,
     timers: GroupTimers,
+    mute_time_intervals: Vec<String>,
+    active_time_intervals: Vec<String>,
     alerts: BTreeMap<String, GroupedAlert>,
     next_flush: DateTime<Utc>,
     has_flushed: bool,
@@ -90,6 +92,9 @@ pub struct Flush {
     pub key: String,
     pub labels: LabelSet,
     pub repeat: std::time::Duration,
+    /// The route's `mute_time_intervals` and `active_time_intervals`.
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
     pub at: DateTime<Utc>,
     pub alerts: Vec<GroupedAlert>,
 }
@@ -152,6 +157,8 @@ impl Groups {
             key: route.group_key(&alert.labels),
             labels: id.labels.clone(),
             timers: route.timers,
+            mute_time_intervals: route.mute_time_intervals.clone(),
+            active_time_intervals: route.active_time_intervals.clone(),
             alerts: BTreeMap::new(),
             next_flush: later(at, route.timers.wait),
             has_flushed: false,
@@ -200,6 +207,8 @@ impl Groups {
             key: group.key.clone(),
             labels: group.labels.clone(),
             repeat: group.timers.repeat,
+            mute_time_intervals: group.mute_time_intervals.clone(),
+            active_time_intervals: group.active_time_intervals.clone(),
             at,
             alerts,
         })
