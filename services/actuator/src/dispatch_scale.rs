@@ -8,13 +8,15 @@
 //! The actuator does not decide replicas. Metric decisions and alert
 //! steps (`scale_configs` on receivers) are both made by the evaluator
 //! that owns the scaler, which has the scaler's history; the actuator
-//! applies what it is asked.
+//! applies what it is asked, except an alert step whose alert a silence
+//! matched at the step's tick: that one ends in an `ActionFailed` saying
+//! so, which the evaluator folds as a step not taken.
 
 use crate::dispatch::{Attempted, RequestContext};
 use crate::error::ActuatorError;
 use crate::metrics;
 use crate::runner::{Actuator, Progress, Stop};
-use closeloop_core::events::{ActionFailed, ScaleOutcome, ScaleRequested};
+use closeloop_core::events::{ActionFailed, ScaleOutcome, ScaleRequested, ScaleTrigger};
 use closeloop_core::EventPayload;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -27,6 +29,23 @@ impl Actuator {
     ) -> Result<Progress, ActuatorError> {
         if self.state.is_finished(request.request_id) {
             info!(scaler = %request.scaler, request_id = %request.request_id, "scale request already carried out");
+            return Ok(Progress::Done);
+        }
+        if let Some(silences) = self.silencing_step(request).await? {
+            info!(scaler = %request.scaler, request_id = %request.request_id, silences = ?silences, "alert step silenced; not applied");
+            metrics::SILENCED.inc();
+            let failed = ActionFailed {
+                request_id: request.request_id,
+                receiver: request.scaler.clone(),
+                integration: "none".into(),
+                attempt: 1,
+                error: format!("silenced by {}", silences.join(", ")),
+                retryable: false,
+                gave_up: true,
+                next_attempt_at: None,
+            };
+            self.append_outcomes(&request.scaler, vec![EventPayload::ActionFailed(failed)])
+                .await?;
             return Ok(Progress::Done);
         }
         let plan = Arc::clone(&self.plan);
@@ -88,5 +107,32 @@ impl Actuator {
             }
             Attempted::Interrupted => Ok(Progress::Interrupted),
         }
+    }
+
+    /// The silences that match an alert step's alert at the step's tick;
+    /// `None` for metric decisions and unsilenced alerts.
+    async fn silencing_step(
+        &mut self,
+        request: &ScaleRequested,
+    ) -> Result<Option<Vec<String>>, ActuatorError> {
+        let Some(cause) = request
+            .cause
+            .as_ref()
+            .filter(|_| request.trigger == ScaleTrigger::Alert)
+        else {
+            return Ok(None);
+        };
+        self.silences
+            .catch_up(&*self.log, &self.topics.prefix)
+            .await?;
+        // The alert's labels: the firing history keeps them by fingerprint.
+        self.inhibitions
+            .catch_up(&*self.log, &self.topics.prefix)
+            .await?;
+        let Some(labels) = self.inhibitions.history().labels(&cause.fingerprint) else {
+            return Ok(None);
+        };
+        let silences = self.silences.silences().silencing(labels, request.tick_at);
+        Ok((!silences.is_empty()).then_some(silences))
     }
 }

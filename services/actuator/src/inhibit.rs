@@ -126,6 +126,11 @@ impl FiringHistory {
         })
     }
 
+    /// The labels of the alert with this fingerprint, if it ever fired.
+    pub fn labels(&self, fingerprint: &str) -> Option<&LabelSet> {
+        self.alerts.get(fingerprint).map(|f| &f.labels)
+    }
+
     /// Fingerprints of the alerts that inhibit `labels` at `at`, sorted.
     pub fn inhibited_by(
         &self,

@@ -236,3 +236,78 @@ scalers: [{name: workers, target: {webhook: {url: "http://127.0.0.1:1/"}}}]
         "{problems}"
     );
 }
+
+#[tokio::test]
+async fn an_alert_step_whose_alert_is_silenced_is_not_applied() {
+    let (url, target) = serve().await;
+    let test_log = open_log(1).await;
+    let log = &test_log.log;
+    let firing = alert(
+        &[("alertname", "QueueDeep"), ("service", "jobs")],
+        "2026-12-07T10:00:00Z",
+    );
+    let cause = append_alert(log, EventPayload::AlertFiring(firing.clone())).await;
+    let silence = closeloop_core::events::SilenceSet {
+        id: "maintenance".into(),
+        matchers: vec![closeloop_core::events::SilenceMatcher {
+            name: "service".into(),
+            value: "jobs".into(),
+            is_regex: false,
+            is_equal: true,
+        }],
+        starts_at: at("2026-12-07T09:00:00Z"),
+        ends_at: at("2026-12-07T11:00:00Z"),
+        created_by: "test".into(),
+        comment: "draining the queue by hand".into(),
+        updated_at: at("2026-12-07T09:00:00Z"),
+    };
+    let event = Event::new(
+        EventPayload::SilenceSet(silence),
+        "api",
+        "maintenance".into(),
+        at("2026-12-07T09:00:00Z"),
+        Utc::now(),
+    );
+    log.append(
+        &Topic::Silences.name(PREFIX),
+        vec![NewRecord {
+            key: b"maintenance".to_vec().into(),
+            value: event.to_json().into(),
+            timestamp_ms: 0,
+        }],
+    )
+    .await
+    .expect("appending a silence");
+    let mut step = request("workers", 2, 4);
+    step.trigger = ScaleTrigger::Alert;
+    step.tick_at = at("2026-12-07T10:00:00Z");
+    step.cause = Some(closeloop_core::events::ScaleCause {
+        alert_event_id: cause.envelope.id,
+        fingerprint: firing.fingerprint.clone(),
+        alertname: firing.alertname.clone(),
+    });
+    // After the silence ends, the same alert's next step goes through.
+    let mut later = step.clone();
+    later.request_id = Uuid::now_v7();
+    later.tick_at = at("2026-12-07T11:30:00Z");
+    append_request(log, &step).await;
+    append_request(log, &later).await;
+
+    let running = start(log, config(&url));
+    let found = wait_for_outcomes(log, WAIT, |o| o.len() >= 2).await;
+    running.stop().await;
+    match &found[..] {
+        [EventPayload::ActionFailed(failed), EventPayload::ScaleApplied(applied)] => {
+            assert_eq!(failed.request_id, step.request_id);
+            assert!(failed.gave_up && !failed.retryable);
+            assert_eq!(failed.error, "silenced by maintenance");
+            assert_eq!(applied.request_id, later.request_id);
+        }
+        other => panic!("unexpected outcomes: {other:#?}"),
+    }
+    assert_eq!(
+        target.received.lock().expect("lock").len(),
+        1,
+        "only the later step"
+    );
+}
