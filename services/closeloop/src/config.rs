@@ -268,7 +268,7 @@ fn scale_target(target: &TargetConfig) -> closeloop_actuator::scale::ScaleTarget
 }
 
 /// With no config at all, alerts still go somewhere visible: a receiver
-/// named `default` with no integrations (they show in /api/v1/alerts).
+/// named `default` with no integrations (they show in /api/v1/alert-history).
 fn default_route() -> RouteConfig {
     RouteConfig {
         receiver: Some("default".into()),

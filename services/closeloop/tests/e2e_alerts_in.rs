@@ -168,7 +168,7 @@ alerting:
         "the external alert in the read API",
         Duration::from_secs(30),
         || async {
-            let body = closeloop.get_json("/api/v1/alerts").await;
+            let body = closeloop.get_json("/api/v1/alert-history").await;
             body["data"]
                 .as_array()
                 .and_then(|rows| rows.iter().find(|r| r["rule_group"] == "external").cloned())

@@ -189,7 +189,9 @@ async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_o
         "the alert to be pending",
         Duration::from_secs(60),
         || async {
-            let alerts = projector.get_json("/api/v1/alerts?state=pending").await;
+            let alerts = projector
+                .get_json("/api/v1/alert-history?state=pending")
+                .await;
             (alerts["data"].as_array().map(|a| a.len()) == Some(1)).then_some(())
         },
     )
@@ -244,7 +246,9 @@ async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_o
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sink.with_status("firing").len(), 1, "the alert fired once");
     assert_eq!(redmine.issues(&project).await.len(), 1, "exactly one issue");
-    let firing_now = projector.get_json("/api/v1/alerts?state=firing").await;
+    let firing_now = projector
+        .get_json("/api/v1/alert-history?state=firing")
+        .await;
     assert_eq!(
         firing_now["data"].as_array().map(|a| a.len()),
         Some(1),

@@ -85,7 +85,9 @@ async fn the_opentelemetry_sdk_pushes_a_counter_a_gauge_and_a_histogram_that_rul
         "every OTLP rule to fire",
         Duration::from_secs(60),
         || async {
-            let alerts = closeloop.get_json("/api/v1/alerts?state=firing").await;
+            let alerts = closeloop
+                .get_json("/api/v1/alert-history?state=firing")
+                .await;
             let text = alerts.to_string();
             ALERTS
                 .iter()

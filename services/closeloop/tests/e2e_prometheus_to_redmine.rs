@@ -143,7 +143,9 @@ async fn prometheus_breach_files_one_redmine_issue_naming_the_deploy_and_closes_
         "evaluation to resume after restart",
         Duration::from_secs(60),
         || async {
-            let alerts = closeloop.get_json("/api/v1/alerts?state=firing").await;
+            let alerts = closeloop
+                .get_json("/api/v1/alert-history?state=firing")
+                .await;
             (alerts["data"].as_array().map(|a| a.len()) == Some(1)).then_some(())
         },
     )

@@ -261,7 +261,9 @@ async fn prometheus_client_pushes_alike_to_closeloop_and_the_real_pushgateway() 
     );
 
     let all_fire = || async {
-        let alerts = closeloop.get_json("/api/v1/alerts?state=firing").await;
+        let alerts = closeloop
+            .get_json("/api/v1/alert-history?state=firing")
+            .await;
         let text = alerts.to_string();
         ALERTS
             .iter()
@@ -277,7 +279,7 @@ async fn prometheus_client_pushes_alike_to_closeloop_and_the_real_pushgateway() 
     // Past the 3s lookback with no new push: still current, still firing.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let still = closeloop
-        .get_json("/api/v1/alerts?state=firing")
+        .get_json("/api/v1/alert-history?state=firing")
         .await
         .to_string();
     for name in ALERTS {
@@ -300,7 +302,9 @@ async fn prometheus_client_pushes_alike_to_closeloop_and_the_real_pushgateway() 
         "the rules to fire again after the restart",
         Duration::from_secs(60),
         || async {
-            let alerts = closeloop.get_json("/api/v1/alerts?state=firing").await;
+            let alerts = closeloop
+                .get_json("/api/v1/alert-history?state=firing")
+                .await;
             let text = alerts.to_string();
             ALERTS
                 .iter()

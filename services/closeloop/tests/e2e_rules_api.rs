@@ -1,4 +1,4 @@
-//! `/api/v1/rules` against a real Prometheus 2.42
+//! `/api/v1/rules` and `/api/v1/alerts` against a real Prometheus 2.42
 //! running the same rule file: after both have evaluated a few times, the
 //! two answers are compared field by field — group and rule names, files,
 //! intervals, queries, `for`, labels, annotations, type, health, state,
@@ -189,6 +189,35 @@ async fn rules_and_alerts_answer_as_prometheus_does_for_the_same_rule_file() {
                 assert!(is_time(&o["activeAt"]), "{o}");
             }
         }
+    }
+
+    // `/api/v1/alerts`: the same alerts, fields and keys as 2.42's.
+    let ours = get(&format!("{}/api/v1/alerts", closeloop.url)).await;
+    let theirs = get(&format!("{prom_url}/api/v1/alerts")).await;
+    assert_eq!(ours["status"], "success", "{ours}");
+    let (oa, ta) = (
+        ours["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        theirs["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    assert_eq!(
+        keys(&ours["data"]),
+        keys(&theirs["data"]),
+        "{ours}\n{theirs}"
+    );
+    assert_eq!(oa.len(), 2, "both alerts, firing and pending: {ours}");
+    assert_eq!(oa.len(), ta.len(), "{ours}\n{theirs}");
+    for (o, t) in oa.iter().zip(&ta) {
+        assert_eq!(keys(o), keys(t), "alert keys\n{o}\n{t}");
+        for field in ["labels", "annotations", "state", "value"] {
+            assert_eq!(o[field], t[field], "alert {field}\n{o}\n{t}");
+        }
+        assert!(is_time(&o["activeAt"]), "{o}");
     }
 
     // Filters. `type` is compared with 2.42; `rule_name[]`,

@@ -28,7 +28,7 @@ type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
 /// The query routes over `store`; the binary merges this into its router.
 pub fn query_router(store: Arc<dyn ReadStore>) -> Router {
     Router::new()
-        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alert-history", get(alerts))
         .route("/api/v1/deploys", get(deploys))
         .route("/api/v1/issues", get(issues))
         .route("/api/v1/scale-actions", get(scale_actions))

@@ -89,7 +89,7 @@ fn field<'a>(rows: &'a Value, name: &str) -> Vec<&'a str> {
 #[tokio::test]
 async fn alerts_are_listed_with_labels_as_objects_and_rfc3339_times() {
     let (_dir, _store, router) = seeded().await;
-    let (status, body) = get(&router, "/api/v1/alerts").await;
+    let (status, body) = get(&router, "/api/v1/alert-history").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "success");
     let rows = body["data"].as_array().expect("array");
@@ -116,7 +116,7 @@ async fn alerts_are_listed_with_labels_as_objects_and_rfc3339_times() {
 async fn alerts_filter_by_state_parameter() {
     let (_dir, _store, router) = seeded().await;
     for (state, name) in [("firing", "B"), ("pending", "A"), ("resolved", "C")] {
-        let (status, body) = get(&router, &format!("/api/v1/alerts?state={state}")).await;
+        let (status, body) = get(&router, &format!("/api/v1/alert-history?state={state}")).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(field(&body, "alertname"), [name]);
     }
@@ -165,14 +165,14 @@ async fn issues_filter_by_state_parameter() {
 async fn bad_query_parameters_get_a_400_naming_the_parameter() {
     let (_dir, _store, router) = seeded().await;
     for (uri, parameter) in [
-        ("/api/v1/alerts?state=burning", "state"),
+        ("/api/v1/alert-history?state=burning", "state"),
         ("/api/v1/issues?state=firing", "state"),
         ("/api/v1/deploys?limit=0", "limit"),
         ("/api/v1/deploys?limit=ten", "limit"),
         ("/api/v1/deploys?limit=1000000", "limit"),
         ("/api/v1/deploys?service=", "service"),
         ("/api/v1/deploys?sevice=checkout", "sevice"),
-        ("/api/v1/alerts?state=firing&state=pending", "state"),
+        ("/api/v1/alert-history?state=firing&state=pending", "state"),
     ] {
         let (status, body) = get(&router, uri).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
@@ -201,7 +201,7 @@ async fn a_store_failure_is_a_500_without_internals() {
 async fn an_empty_store_answers_empty_lists() {
     let (_dir, store) = temp_store().await;
     let router = query_router(store as Arc<dyn ReadStore>);
-    for uri in ["/api/v1/alerts", "/api/v1/deploys", "/api/v1/issues"] {
+    for uri in ["/api/v1/alert-history", "/api/v1/deploys", "/api/v1/issues"] {
         let (status, body) = get(&router, uri).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, json!({"status": "success", "data": []}));

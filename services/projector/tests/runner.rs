@@ -169,14 +169,14 @@ async fn alerts_and_issues_from_every_partition_reach_the_api() {
 
     wait_for_rows(
         &router,
-        "/api/v1/alerts?state=firing",
+        "/api/v1/alert-history?state=firing",
         7,
         Duration::from_secs(5),
     )
     .await;
     wait_for_rows(
         &router,
-        "/api/v1/alerts?state=resolved",
+        "/api/v1/alert-history?state=resolved",
         1,
         Duration::from_secs(5),
     )
@@ -196,7 +196,7 @@ async fn alerts_and_issues_from_every_partition_reach_the_api() {
     )
     .await;
     assert_eq!(open.len(), 7);
-    assert!(get_data(&router, "/api/v1/alerts?state=pending")
+    assert!(get_data(&router, "/api/v1/alert-history?state=pending")
         .await
         .is_empty());
 
@@ -231,7 +231,7 @@ async fn undecodable_records_are_skipped_and_counted() {
     .await;
     append(log.as_ref(), &alert("A", "firing", "2024-05-02T10:05:00Z")).await;
 
-    wait_for_rows(&router, "/api/v1/alerts", 1, Duration::from_secs(5)).await;
+    wait_for_rows(&router, "/api/v1/alert-history", 1, Duration::from_secs(5)).await;
     running.stop().await;
     let failures = metrics::DECODE_FAILURES
         .with_label_values(&["alerts"])

@@ -12,8 +12,14 @@ use closeloop_promql::{Labels, Value};
 use serde_json::{json, Map, Value as Json_};
 
 pub fn respond(result: QueryResult) -> Response {
+    respond_as(result, answer_json)
+}
+
+/// [`respond`] with `data` rendered by `render` (one answer, two
+/// endpoints: `/api/v1/rules` and `/api/v1/alerts`).
+pub fn respond_as(result: QueryResult, render: impl Fn(&Answer) -> Json_) -> Response {
     let data = match result.answer {
-        Ok(answer) => answer_json(&answer),
+        Ok(answer) => render(&answer),
         Err((kind, message)) => {
             let (status, kind) = match kind {
                 QueryErrorKind::BadData => (StatusCode::BAD_REQUEST, "bad_data"),
@@ -36,7 +42,7 @@ pub fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn answer_json(answer: &Answer) -> Json_ {
+pub fn answer_json(answer: &Answer) -> Json_ {
     match answer {
         Answer::Value { value, time_ms } => value_json(value, *time_ms),
         Answer::Series(series) => Json_::Array(series.iter().map(labels_json).collect()),

@@ -2,9 +2,10 @@
 //! Prometheus data source and `promtool query`: `/api/v1/query`,
 //! `/api/v1/query_range` (GET and POST form), `/api/v1/series`,
 //! `/api/v1/labels`, `/api/v1/label/<name>/values`,
-//! `/api/v1/status/buildinfo`, `/api/v1/rules`, `/api/v1/format_query`. (`/api/v1/alerts` is the
-//! projector's alert read model, an older closeloop API, so Prometheus'
-//! shape of it is not served.) Each query goes to the evaluator's runner,
+//! `/api/v1/status/buildinfo`, `/api/v1/rules`, `/api/v1/alerts`,
+//! `/api/v1/format_query`. (closeloop's own alert read model, which
+//! includes resolved alerts and suspects, is the projector's
+//! `/api/v1/alert-history`.) Each query goes to the evaluator's runner,
 //! which owns the window, and is answered between two of its steps.
 
 mod json;
@@ -42,6 +43,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/label/{name}/values", get(label_values))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/rules", get(rule_groups).post(rule_groups))
+        .route("/api/v1/alerts", get(active_alerts))
         .route("/api/v1/format_query", get(format_query).post(format_query))
         .with_state(state)
 }
@@ -176,6 +178,17 @@ async fn rule_groups(state: State<QueryState>, RawQuery(q): RawQuery, body: Byte
             }
             json::respond(result)
         }
+        Err(response) => response,
+    }
+}
+
+/// Prometheus' `/api/v1/alerts`: the alerts the rules hold now.
+async fn active_alerts(state: State<QueryState>) -> Response {
+    match run(&state, Query::Rules).await {
+        Ok(result) => json::respond_as(result, |answer| match answer {
+            Answer::Rules(groups) => rules::alerts_json(groups),
+            other => json::answer_json(other),
+        }),
         Err(response) => response,
     }
 }

@@ -1,4 +1,4 @@
-//! `/api/v1/rules` in Prometheus' JSON: rule groups
+//! `/api/v1/rules` and `/api/v1/alerts` in Prometheus' JSON: rule groups
 //! with each rule's health, last error, last evaluation and duration, and
 //! the alerts alerting rules hold. Filters as Prometheus takes them:
 //! `type=alert|record`, `rule_name[]`, `rule_group[]`, `file[]`. Times
@@ -118,6 +118,18 @@ fn rule_json(r: &RuleStatus) -> Value {
     out.insert("lastEvaluation".into(), json!(time(r.last_eval_ms)));
     out.insert("type".into(), json!(kind_of(r)));
     Value::Object(out)
+}
+
+/// `data` of a `/api/v1/alerts` answer: every pending and firing alert
+/// of every alerting rule, in rule order.
+pub fn alerts_json(groups: &[GroupStatus]) -> Value {
+    let alerts: Vec<Value> = groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .filter_map(|r| r.alerting.as_ref())
+        .flat_map(|a| a.alerts.iter().map(alert_json))
+        .collect();
+    json!({ "alerts": alerts })
 }
 
 fn alert_json(a: &AlertStatus) -> Value {

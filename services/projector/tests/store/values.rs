@@ -74,7 +74,7 @@ pub async fn non_finite_alert_values_read_back_as_no_value_and_answer_null(h: Ha
     // Through the API: null for every value JSON cannot hold.
     let response = query_router(h.store.clone())
         .oneshot(
-            Request::get("/api/v1/alerts")
+            Request::get("/api/v1/alert-history")
                 .body(Body::empty())
                 .expect("request"),
         )
