@@ -336,8 +336,10 @@ impl Actuator {
         }
         // The owner of the alerts' partition 0 runs the webhook groups;
         // a new owner recomputes them from the log.
-        let leads =
-            self.topics.consumed_kind == Topic::Alerts && assignment.partitions.contains(&0);
+        // Without a webhook anywhere there is nothing to group.
+        let leads = self.topics.consumed_kind == Topic::Alerts
+            && assignment.partitions.contains(&0)
+            && self.plan.receivers.values().any(|r| !r.webhooks.is_empty());
         match (leads, self.notifier.is_some()) {
             (true, false) => self.notifier = Some(GroupNotifier::default()),
             (false, true) => self.notifier = None,
