@@ -149,6 +149,19 @@ impl Actuator {
         let Some(watermark) = n.watermark else {
             return Ok(Progress::Done);
         };
+        if n.pending.is_empty() && n.groups.next_due().is_none_or(|due| due > watermark) {
+            return Ok(Progress::Done);
+        }
+        // The mute stages' views, once per pass rather than per flush: a
+        // takeover recomputes thousands of flushes in one pass.
+        self.silences
+            .catch_up(&*self.log, &self.topics.prefix)
+            .await?;
+        if !self.plan.inhibit_rules.is_empty() {
+            self.inhibitions
+                .catch_up(&*self.log, &self.topics.prefix)
+                .await?;
+        }
         while let Some(entry) = n.pending.first_entry() {
             let at = entry.key().0;
             if at > watermark {
@@ -206,7 +219,7 @@ impl Actuator {
         stop: &mut Stop,
     ) -> Result<Progress, ActuatorError> {
         let plan = Arc::clone(&self.plan);
-        let unmuted = self.unmuted(flush).await?;
+        let unmuted = self.unmuted(flush);
         if let (Some(receiver), false) = (plan.receivers.get(&flush.receiver), unmuted.is_empty()) {
             let sets = Sets {
                 firing: unmuted
@@ -257,28 +270,20 @@ impl Actuator {
 
     /// The flush's alerts no time interval, silence or inhibition mutes at
     /// its time (Alertmanager's mute stages; a time interval mutes them
-    /// all).
-    async fn unmuted(&mut self, flush: &Flush) -> Result<Vec<GroupedAlert>, ActuatorError> {
+    /// all). The views were caught up in `advance_groups`.
+    fn unmuted(&self, flush: &Flush) -> Vec<GroupedAlert> {
         let intervals = &self.plan.time_intervals;
         let muted_by_time = intervals.any_contains(&flush.mute_time_intervals, flush.at)
             || (!flush.active_time_intervals.is_empty()
                 && !intervals.any_contains(&flush.active_time_intervals, flush.at));
         if muted_by_time {
             debug!(group = %flush.key, at = %flush.at, "group muted by a time interval");
-            return Ok(Vec::new());
+            return Vec::new();
         }
-        self.silences
-            .catch_up(&*self.log, &self.topics.prefix)
-            .await?;
         let inhibiting = !self.plan.inhibit_rules.is_empty();
-        if inhibiting {
-            self.inhibitions
-                .catch_up(&*self.log, &self.topics.prefix)
-                .await?;
-        }
         let silences = self.silences.silences();
         let history = self.inhibitions.history();
-        Ok(flush
+        flush
             .alerts
             .iter()
             .filter(|a| silences.silencing(&a.labels, flush.at).is_empty())
@@ -294,7 +299,7 @@ impl Actuator {
                         .is_empty()
             })
             .cloned()
-            .collect())
+            .collect()
     }
 
     /// One webhook call for a flush, recorded as a request and an outcome
