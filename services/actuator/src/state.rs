@@ -120,17 +120,7 @@ pub fn request_id(cause_event_id: Uuid, receiver: &str, integration: &str) -> Uu
             secs.saturating_mul(1000) + u64::from(nanos / 1_000_000)
         })
         .unwrap_or(0);
-    let mut bytes = [0u8; 10];
-    let first = fnv1a(
-        0xcbf2_9ce4_8422_2325,
-        cause_event_id.as_bytes(),
-        receiver,
-        integration,
-    );
-    let second = fnv1a(first, cause_event_id.as_bytes(), receiver, integration);
-    bytes[..8].copy_from_slice(&first.to_be_bytes());
-    bytes[8..].copy_from_slice(&second.to_be_bytes()[..2]);
-    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+    derived_uuid(millis, cause_event_id.as_bytes(), receiver, integration)
 }
 
 /// The cause id of one flush of an aggregation group (the group key and
@@ -138,8 +128,14 @@ pub fn request_id(cause_event_id: Uuid, receiver: &str, integration: &str) -> Uu
 /// webhook's request: a recomputed flush finds the outcome of the first.
 pub fn flush_cause_id(group_key: &str, at: DateTime<Utc>) -> Uuid {
     let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
-    let first = fnv1a(0xcbf2_9ce4_8422_2325, group_key.as_bytes(), "flush", "");
-    let second = fnv1a(first, group_key.as_bytes(), "flush", "");
+    derived_uuid(millis, group_key.as_bytes(), "flush", "")
+}
+
+/// A UUIDv7-shaped id at `millis` whose random bits are two rounds of
+/// FNV-1a over the parts: the same parts always give the same id.
+fn derived_uuid(millis: u64, cause: &[u8], receiver: &str, integration: &str) -> Uuid {
+    let first = fnv1a(0xcbf2_9ce4_8422_2325, cause, receiver, integration);
+    let second = fnv1a(first, cause, receiver, integration);
     let mut bytes = [0u8; 10];
     bytes[..8].copy_from_slice(&first.to_be_bytes());
     bytes[8..].copy_from_slice(&second.to_be_bytes()[..2]);
