@@ -119,6 +119,46 @@ async fn owned_groups(evaluator: &Closeloop) -> f64 {
     evaluator.metric("closeloop_evaluator_owned_groups").await
 }
 
+/// The evaluator that does not own the group answers the query API for
+/// it as its owner does: the samples, the `ALERTS` series, and the
+/// group's health and pending alert in `/api/v1/rules` (from the owner's
+/// shard checkpoint).
+async fn the_other_evaluator_answers_for_all_data(owner: &Closeloop, other: &Closeloop) {
+    let rule = wait_for(
+        "the non-owner to report the group's health",
+        Duration::from_secs(20),
+        || async {
+            let rules = other.get_json("/api/v1/rules").await;
+            let rule = rules["data"]["groups"][0]["rules"][0].clone();
+            (rule["health"] == "ok" && rule["alerts"][0]["state"] == "pending").then_some(rule)
+        },
+    )
+    .await;
+    assert_ne!(rule["lastEvaluation"], "0001-01-01T00:00:00Z", "{rule}");
+    assert_eq!(rule["name"], "CheckoutErrorRatioHigh", "{rule}");
+
+    let alerts = other.get_json("/api/v1/query?query=ALERTS").await;
+    assert_eq!(
+        alerts["data"]["result"][0]["metric"]["alertstate"], "pending",
+        "{alerts}"
+    );
+    // The same instant query, at a time both have samples for (the
+    // window holds only what the rule needs: seconds), has the same
+    // answer on both.
+    let at = owner
+        .metric("closeloop_evaluator_watermark_timestamp_seconds")
+        .await
+        .floor();
+    let query = format!("/api/v1/query?query=checkout_error_ratio&time={at}");
+    let (mine, theirs) = (owner.get_json(&query).await, other.get_json(&query).await);
+    assert_eq!(
+        mine["data"]["result"].as_array().map(Vec::len),
+        Some(1),
+        "{mine}"
+    );
+    assert_eq!(mine["data"]["result"], theirs["data"]["result"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_one_issue() {
     let brokers = kafka_brokers();
@@ -200,6 +240,7 @@ async fn a_killed_evaluators_pending_alert_fires_once_from_the_other_and_files_o
         sink.with_status("firing").is_empty(),
         "the alert fired before the kill; lengthen `for`"
     );
+    the_other_evaluator_answers_for_all_data(&owner, &survivor).await;
 
     // SIGKILL the owner while the alert is pending: no goodbye to the group.
     owner.process.kill9();

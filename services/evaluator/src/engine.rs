@@ -449,12 +449,38 @@ impl Evaluator {
 
     /// Every rule group as it runs now, in load order, for
     /// `/api/v1/rules`. A group another evaluator owns shows the alerts
-    /// it restored from the log and no evaluation of its own.
+    /// it restored from the log and the health the owner last
+    /// checkpointed.
     pub fn rule_status(&self) -> Vec<crate::rule_status::GroupStatus> {
         self.groups
             .iter()
             .map(|g| g.run.status(g.interval_ms))
             .collect()
+    }
+
+    /// The health of each owned group that has run, by group key, for
+    /// the shard checkpoint.
+    pub fn group_health(&self) -> BTreeMap<String, crate::GroupHealth> {
+        self.groups
+            .iter()
+            .filter(|g| g.owned && g.run.last_eval_ms.is_some())
+            .map(|g| (g.key.clone(), g.run.health()))
+            .collect()
+    }
+
+    /// Takes the health of the groups `which` selects from a checkpoint
+    /// (groups evaluated elsewhere, or just taken over); an owned group's
+    /// own evaluations replace it from its next tick.
+    pub fn adopt_health_of(
+        &mut self,
+        health: &BTreeMap<String, crate::GroupHealth>,
+        which: impl Fn(&str) -> bool,
+    ) {
+        for group in self.groups.iter_mut().filter(|g| which(&g.key)) {
+            if let Some(h) = health.get(&group.key) {
+                group.run.adopt_health(h);
+            }
+        }
     }
 
     pub fn owned_scaler_count(&self) -> usize {

@@ -14,6 +14,7 @@ use crate::rules::{Rule, RuleGroup};
 use closeloop_core::events::SuspectDeploy;
 use closeloop_core::{EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, stale_marker, EvalOptions, Labels, Storage, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -33,9 +34,10 @@ pub(crate) struct RuleFailure {
     pub message: String,
 }
 
-/// How one rule's last evaluation went, for `/api/v1/rules`.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RuleHealth {
+/// How one rule's last evaluation went, for `/api/v1/rules`. It travels
+/// in the shard checkpoint, so every evaluator reports every group's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleHealth {
     /// The evaluation's time (event time, so replay reports the same).
     pub last_eval_ms: Option<i64>,
     pub last_error: Option<String>,
@@ -55,7 +57,36 @@ pub(crate) struct GroupRun {
     previous_series: Vec<HashSet<Labels>>,
 }
 
+/// How a group's last evaluation went: what the shard checkpoint carries
+/// so that an evaluator answers `/api/v1/rules` for groups owned
+/// elsewhere, and a new owner reports the old owner's last evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupHealth {
+    pub last_eval_ms: Option<i64>,
+    pub eval_seconds: f64,
+    /// One per rule, in the group's order.
+    pub rules: Vec<RuleHealth>,
+}
+
 impl GroupRun {
+    pub fn health(&self) -> GroupHealth {
+        GroupHealth {
+            last_eval_ms: self.last_eval_ms,
+            eval_seconds: self.eval_seconds,
+            rules: self.health.clone(),
+        }
+    }
+
+    /// Takes a group's health as another evaluator reported it; ignored
+    /// when the rule count differs (that evaluator runs other rules).
+    pub fn adopt_health(&mut self, health: &GroupHealth) {
+        if health.rules.len() == self.health.len() {
+            self.last_eval_ms = health.last_eval_ms;
+            self.eval_seconds = health.eval_seconds;
+            self.health = health.rules.clone();
+        }
+    }
+
     pub fn new(group: RuleGroup) -> Self {
         let count = group.rules.len();
         GroupRun {

@@ -22,4 +22,5 @@ pub use closeloop_template as template;
 pub mod unit_test;
 
 pub use engine::{Decision, Evaluator, EvaluatorConfig};
+pub use group_eval::{GroupHealth, RuleHealth};
 pub use rules::{load_rule_file, parse_rule_file, RuleGroup};

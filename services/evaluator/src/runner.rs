@@ -101,6 +101,8 @@ pub struct Runner {
     owned_shards: BTreeSet<u32>,
     /// Queries of the HTTP query API, answered between steps.
     queries: Option<tokio::sync::mpsc::Receiver<QueryRequest>>,
+    /// When the other shards' checkpoints were last read for their health.
+    others_health_read: Instant,
 }
 
 impl Runner {
@@ -203,6 +205,7 @@ impl Runner {
             shard_count,
             owned_shards: BTreeSet::new(),
             queries: None,
+            others_health_read: Instant::now(),
         };
         runner.read_alerts().await?;
         runner.read_pushgroups().await?;
@@ -503,7 +506,32 @@ impl Runner {
     /// rebuild the window.
     async fn commit(&mut self) -> Result<(), RunnerError> {
         let owned: Vec<u32> = self.owned_shards.iter().copied().collect();
-        self.commit_shards(&owned).await
+        self.commit_shards(&owned).await?;
+        self.read_others_health().await
+    }
+
+    /// When this process answers the query API: the health the owners of
+    /// the other shards last committed, so `/api/v1/rules` here reports
+    /// every group (at most a commit interval old).
+    async fn read_others_health(&mut self) -> Result<(), RunnerError> {
+        if self.queries.is_none() || self.others_health_read.elapsed() < COMMIT_EVERY {
+            return Ok(());
+        }
+        self.others_health_read = Instant::now();
+        let shards_topic = shards::shards_topic(&self.prefix);
+        let shards = self.shard_count;
+        for shard in (0..shards).filter(|s| !self.owned_shards.contains(s)) {
+            let committed = self
+                .log
+                .committed(CHECKPOINT_GROUP, &shards_topic, shard)
+                .await?;
+            if let Some(checkpoint) = committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)) {
+                self.evaluator.adopt_health_of(&checkpoint.health, |key| {
+                    shards::shard_of(key, shards) == shard
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn commit_shards(&mut self, which: &[u32]) -> Result<(), RunnerError> {
@@ -532,6 +560,7 @@ impl Runner {
         let shards_topic = shards::shards_topic(&self.prefix);
         let ticks = self.evaluator.ticks();
         let scaler_states = self.evaluator.scaler_states();
+        let health = self.evaluator.group_health();
         for &shard in which {
             let checkpoint = ShardCheckpoint {
                 ticks: ticks
@@ -545,6 +574,11 @@ impl Runner {
                     .iter()
                     .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
                     .map(|(key, state)| (key.clone(), state.clone()))
+                    .collect(),
+                health: health
+                    .iter()
+                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
+                    .map(|(key, h)| (key.clone(), h.clone()))
                     .collect(),
             };
             let position = CommittedPosition {
@@ -605,6 +639,9 @@ impl Runner {
                     .restore_scalers_of(&checkpoint.scalers, &checkpoint.ticks, |key| {
                         shards::shard_of(key, shards) == shard
                     });
+                self.evaluator.adopt_health_of(&checkpoint.health, |key| {
+                    shards::shard_of(key, shards) == shard
+                });
             }
             let gained_set: BTreeSet<u32> = gained.iter().copied().collect();
             self.catch_up_scalers(|key| gained_set.contains(&shards::shard_of(key, shards)))

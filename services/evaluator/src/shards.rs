@@ -13,6 +13,7 @@
 //! the next owner of a shard starts where the last one stopped.
 
 use crate::scaling::ScalerState;
+use crate::GroupHealth;
 use closeloop_log::{partition_for_key, Offset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -50,6 +51,10 @@ pub struct ShardCheckpoint {
     /// Its last tick is in `ticks` under the same key.
     #[serde(default)]
     pub scalers: BTreeMap<String, ScalerState>,
+    /// How each of the shard's groups last evaluated (by group key), so
+    /// every evaluator's `/api/v1/rules` reports it.
+    #[serde(default)]
+    pub health: BTreeMap<String, GroupHealth>,
 }
 
 impl ShardCheckpoint {
@@ -89,6 +94,18 @@ mod tests {
             watermark_ms: 20_000,
             samples_next: BTreeMap::from([(0, 7), (1, 3)]),
             scalers: BTreeMap::from([("scaler;w".to_string(), ScalerState::default())]),
+            health: BTreeMap::from([(
+                "a.yml;g".to_string(),
+                GroupHealth {
+                    last_eval_ms: Some(15_000),
+                    eval_seconds: 0.25,
+                    rules: vec![crate::RuleHealth {
+                        last_eval_ms: Some(15_000),
+                        last_error: Some("bad".into()),
+                        eval_seconds: 0.125,
+                    }],
+                },
+            )]),
         };
         assert_eq!(
             ShardCheckpoint::parse(&checkpoint.to_metadata()),
