@@ -110,3 +110,153 @@ async fn grafanas_save_and_test_passes_for_both_data_source_kinds() {
     assert_eq!(rules["status"], "success", "{rules}");
     assert!(rules["data"]["groups"].is_array(), "{rules}");
 }
+
+/// Every query of `dashboards/` whose datasource is closeloop itself
+/// (uid `closeloop`), sent as Grafana sends it (POST form, instant or range
+/// with the panel's step), answers `success` from a running closeloop that
+/// has a firing alert and a deploy; the firing-alert stat and the deploy
+/// annotation show them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboards_that_read_closeloop_get_answers_from_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("rules.yml"),
+        "groups:\n  - name: always\n    interval: 1s\n    rules:\n      - alert: AlwaysFiring\n        expr: vector(1)\n        labels: {service: checkout}\n",
+    )
+    .unwrap();
+    let config_path = dir.path().join("closeloop.yml");
+    std::fs::write(
+        &config_path,
+        "rule_files: [rules.yml]\nevaluation: {interval: 1s, lateness: 1s, idle_follow: 1s, query_window: 1h}\n",
+    )
+    .unwrap();
+    let closeloop = Closeloop::start(dir.path(), &config_path, free_port()).await;
+    let url = closeloop.url.clone();
+    let client = reqwest::Client::new();
+    let deploy = client
+        .post(format!("{url}/api/v1/deploys"))
+        .json(&serde_json::json!({"service": "checkout", "environment": "prod", "version": "v9"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(deploy.status().is_success(), "{}", deploy.status());
+
+    let query = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            let answer = client
+                .post(format!("{url}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(serde_urlencoded::to_string(&form).expect("a form"))
+                .send()
+                .await
+                .expect("calling closeloop");
+            let status = answer.status();
+            let body: Value = answer.json().await.expect("JSON");
+            (status, body)
+        }
+    };
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+            .floor()
+    };
+    wait_for(
+        "the alert to fire and the deploy series",
+        Duration::from_secs(30),
+        || async {
+            let (_, firing) = query(
+                "/api/v1/query",
+                vec![("query", r#"ALERTS{alertstate="firing"}"#.into())],
+            )
+            .await;
+            let (_, deploys) = query(
+                "/api/v1/query",
+                vec![("query", "closeloop_deploy_timestamp_seconds".into())],
+            )
+            .await;
+            (firing["data"]["result"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty())
+                && deploys["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty()))
+            .then_some(())
+        },
+    )
+    .await;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dashboards");
+    let mut asked = 0;
+    for entry in std::fs::read_dir(&root).expect("dashboards/") {
+        let path = entry.unwrap().path();
+        let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut targets: Vec<(String, &Value, Option<&str>)> = Vec::new();
+        for panel in dashboard["panels"].as_array().into_iter().flatten() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                targets.push((format!("panel {}", panel["title"]), target, None));
+            }
+        }
+        for annotation in dashboard["annotations"]["list"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            targets.push((
+                format!("annotation {}", annotation["name"]),
+                &annotation["target"],
+                annotation["step"].as_str(),
+            ));
+        }
+        for (place, target, step) in targets {
+            if target["datasource"]["uid"] != "closeloop" {
+                continue;
+            }
+            let place = format!("{}: {place}", path.display());
+            let expr = target["expr"].as_str().unwrap().to_string();
+            let end = now();
+            let (status, body) = if target["instant"] == true {
+                query(
+                    "/api/v1/query",
+                    vec![("query", expr.clone()), ("time", end.to_string())],
+                )
+                .await
+            } else {
+                let step = step.map_or(15.0, |s| s.trim_end_matches('s').parse().unwrap());
+                let start = end - 300.0;
+                query(
+                    "/api/v1/query_range",
+                    vec![
+                        ("query", expr.clone()),
+                        ("start", start.to_string()),
+                        ("end", end.to_string()),
+                        ("step", step.to_string()),
+                    ],
+                )
+                .await
+            };
+            assert_eq!(status, 200, "{place}: {expr}\n{body}");
+            assert_eq!(body["status"], "success", "{place}: {expr}\n{body}");
+            let result = &body["data"]["result"];
+            if expr.starts_with(r#"count(ALERTS{alertstate="firing"})"#) {
+                assert_eq!(result[0]["value"][1], "1", "{place}: {body}");
+            }
+            if place.contains("annotation \"Deploys\"") {
+                // One point, valued at the deploy's time in milliseconds.
+                let series = result.as_array().expect("a matrix");
+                assert_eq!(series.len(), 1, "{place}: {body}");
+                assert_eq!(series[0]["metric"]["version"], "v9", "{place}: {body}");
+                let points = series[0]["values"].as_array().unwrap();
+                assert_eq!(points.len(), 1, "{place}: {body}");
+                let at_ms: f64 = points[0][1].as_str().unwrap().parse().unwrap();
+                assert!((at_ms / 1000.0 - end).abs() < 120.0, "{place}: {body}");
+            }
+            asked += 1;
+        }
+    }
+    assert!(asked >= 5, "only {asked} dashboard queries read closeloop");
+}
