@@ -6,6 +6,7 @@ pub mod duration;
 pub mod envelope;
 pub mod events;
 pub mod labels;
+pub mod metadata;
 pub mod metrics;
 pub mod otlp;
 pub mod pushed;

@@ -8,10 +8,11 @@ use crate::events::{
     GZIP_SUFFIX, OTLP_METRICS_JSON, OTLP_METRICS_PROTOBUF, REMOTE_WRITE_V1_SNAPPY,
     REMOTE_WRITE_V2_SNAPPY,
 };
+use crate::metadata::MetadataView;
 use crate::otlp::{self, OtlpError, Translated};
 use crate::remote_write::{self, RemoteWriteError, Sample};
 use crate::remote_write_v2::{walk_v2, V2Summary};
-use crate::remote_write_walk::{walk, WalkSummary};
+use crate::remote_write_walk::{walk_with_metadata, WalkSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReceivedError {
@@ -37,20 +38,42 @@ pub fn for_each_series(
     format: &str,
     body: &[u8],
     limit: usize,
+    visit: impl FnMut(&[(&str, &str)], &[Sample]),
+) -> Result<ReceivedSummary, ReceivedError> {
+    for_each_series_with_metadata(format, body, limit, visit, |_, _| {})
+}
+
+/// As [`for_each_series`], and calls `visit_metadata` with each metric
+/// name and the metadata the body declares for it (remote write 1.0 and
+/// 2.0; OTLP's descriptions are not read).
+pub fn for_each_series_with_metadata(
+    format: &str,
+    body: &[u8],
+    limit: usize,
     mut visit: impl FnMut(&[(&str, &str)], &[Sample]),
+    mut visit_metadata: impl FnMut(&str, MetadataView<'_>),
 ) -> Result<ReceivedSummary, ReceivedError> {
     if format == REMOTE_WRITE_V1_SNAPPY {
         let raw = remote_write::decompress(body, limit)?;
-        let summary = walk(&raw, |_, series| {
-            visit(series.labels, series.samples);
-            Ok(())
-        })?;
+        let summary = walk_with_metadata(
+            &raw,
+            |_, series| {
+                visit(series.labels, series.samples);
+                Ok(())
+            },
+            &mut visit_metadata,
+        )?;
         return Ok(ReceivedSummary::V1(summary));
     }
     if format == REMOTE_WRITE_V2_SNAPPY {
         let raw = remote_write::decompress(body, limit)?;
         let summary = walk_v2(&raw, |_, series| {
             visit(series.labels, series.samples);
+            if let Some(metadata) = series.metadata {
+                if let Some((_, name)) = series.labels.iter().find(|(n, _)| *n == "__name__") {
+                    visit_metadata(name, metadata);
+                }
+            }
             Ok(())
         })?;
         return Ok(ReceivedSummary::V2(summary));

@@ -14,12 +14,14 @@
 //!   written, counted, and reported so ingest answers 4xx after writing the
 //!   rest, the spec's partial write;
 //! - exemplars are counted and dropped (closeloop has no exemplar storage);
-//! - metadata references are checked; the type is counted, not stored.
+//! - metadata references are checked, and type, help and unit are handed
+//!   to the visitor with the series (for `/api/v1/metadata`).
 //!
 //! A request whose wire bytes or symbol references are broken is refused
 //! whole; a series whose labels are invalid is refused alone (partial
 //! write), named by its index in the request.
 
+use crate::metadata::{type_name, MetadataView};
 use crate::remote_write::{validate_labels, RemoteWriteError, Sample};
 use crate::remote_write_walk::{read_sample, utf8, Reader, SeriesView, WireError};
 
@@ -107,19 +109,28 @@ fn push_refs(reader: &mut Reader<'_>, wire: u8, refs: &mut Vec<u64>) -> Result<(
 }
 
 /// Checks a Metadata message's references; returns its type.
-fn read_metadata(buf: &[u8], symbols: &[&str], index: usize) -> Result<u64, RemoteWriteError> {
+fn read_metadata<'a>(
+    buf: &[u8],
+    symbols: &[&'a str],
+    index: usize,
+) -> Result<(u64, MetadataView<'a>), RemoteWriteError> {
     let mut reader = Reader::new(buf);
     let mut metric_type = 0;
+    let (mut help, mut unit) = ("", "");
     while !reader.done() {
         match reader.key()? {
             (1, 0) => metric_type = reader.varint()?,
-            (3 | 4, 0) => {
-                symbol(symbols, index, reader.varint()?)?;
-            }
+            (3, 0) => help = symbol(symbols, index, reader.varint()?)?,
+            (4, 0) => unit = symbol(symbols, index, reader.varint()?)?,
             (_, wire) => reader.skip(wire)?,
         }
     }
-    Ok(metric_type)
+    let view = MetadataView {
+        metric_type: type_name(metric_type),
+        help,
+        unit,
+    };
+    Ok((metric_type, view))
 }
 
 /// Walks every series of a decompressed v2 `Request`, calling `visit` with
@@ -148,6 +159,7 @@ pub fn walk_v2<'a>(
         labels.clear();
         samples.clear();
         let (mut histograms, mut created_ms, mut metric_type) = (0u32, 0i64, 0u64);
+        let mut metadata = None;
         let mut inner = Reader::new(series);
         while !inner.done() {
             match inner.key()? {
@@ -162,7 +174,11 @@ pub fn walk_v2<'a>(
                     check_exemplar_refs(exemplar, &symbols, index)?;
                     summary.exemplars_dropped += 1;
                 }
-                (5, 2) => metric_type = read_metadata(inner.len_delimited()?, &symbols, index)?,
+                (5, 2) => {
+                    let (code, view) = read_metadata(inner.len_delimited()?, &symbols, index)?;
+                    metric_type = code;
+                    metadata = Some(view);
+                }
                 (6, 0) => created_ms = inner.varint()? as i64,
                 (_, wire) => inner.skip(wire)?,
             }
@@ -182,6 +198,9 @@ pub fn walk_v2<'a>(
         if metric_type > 0 && metric_type <= MAX_METRIC_TYPE {
             summary.metadata += 1;
         }
+        // Metadata that says nothing is not metadata.
+        let metadata =
+            metadata.filter(|m| metric_type > 0 || !m.help.is_empty() || !m.unit.is_empty());
         let this = index;
         index += 1;
         if let Err(err) = validate_labels(this, labels.iter().copied()) {
@@ -227,6 +246,7 @@ pub fn walk_v2<'a>(
             SeriesView {
                 labels: &labels,
                 samples: &samples,
+                metadata,
             },
         )?;
     }

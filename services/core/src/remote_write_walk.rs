@@ -4,6 +4,7 @@
 //! without allocating a `String` per label as a prost decode does — on the
 //! ingest hot path that allocation was most of the work.
 
+use crate::metadata::{type_name, MetadataView};
 use crate::remote_write::{RemoteWriteError, Sample};
 
 /// One series as seen by the walk. `labels` and `samples` are reused
@@ -11,6 +12,9 @@ use crate::remote_write::{RemoteWriteError, Sample};
 pub struct SeriesView<'a, 'b> {
     pub labels: &'b [(&'a str, &'a str)],
     pub samples: &'b [Sample],
+    /// The series' own metadata (remote write 2.0; 1.0 sends metadata
+    /// apart from the series).
+    pub metadata: Option<MetadataView<'a>>,
 }
 
 /// What a walk saw, for counting and validation.
@@ -145,7 +149,17 @@ pub(crate) fn read_sample(buf: &[u8]) -> Result<Sample, WireError> {
 /// with its labels (in wire order) and samples; counts metadata entries.
 pub fn walk<'a>(
     raw: &'a [u8],
+    visit: impl FnMut(usize, SeriesView<'a, '_>) -> Result<(), RemoteWriteError>,
+) -> Result<WalkSummary, RemoteWriteError> {
+    walk_with_metadata(raw, visit, |_, _| {})
+}
+
+/// As [`walk`], and calls `visit_metadata` with each `MetricMetadata`
+/// entry (family name and what it declares).
+pub fn walk_with_metadata<'a>(
+    raw: &'a [u8],
     mut visit: impl FnMut(usize, SeriesView<'a, '_>) -> Result<(), RemoteWriteError>,
+    mut visit_metadata: impl FnMut(&'a str, MetadataView<'a>),
 ) -> Result<WalkSummary, RemoteWriteError> {
     let mut summary = WalkSummary::default();
     let mut labels: Vec<(&'a str, &'a str)> = Vec::with_capacity(16);
@@ -185,17 +199,47 @@ pub fn walk<'a>(
                     SeriesView {
                         labels: &labels,
                         samples: &samples,
+                        metadata: None,
                     },
                 )?;
             }
             (3, 2) => {
-                reader.len_delimited()?;
+                let (name, metadata) = read_metric_metadata(reader.len_delimited()?)?;
                 summary.metadata += 1;
+                if !name.is_empty() {
+                    visit_metadata(name, metadata);
+                }
             }
             (_, wire) => reader.skip(wire)?,
         }
     }
     Ok(summary)
+}
+
+/// A 1.0 `MetricMetadata`: type (1), family name (2), help (4), unit (5).
+/// A text that is not UTF-8 reads as empty: metadata is advisory, and the
+/// samples of its request are not refused over it.
+fn read_metric_metadata(buf: &[u8]) -> Result<(&str, MetadataView<'_>), WireError> {
+    fn text(bytes: &[u8]) -> &str {
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+    let mut reader = Reader::new(buf);
+    let (mut code, mut name, mut help, mut unit) = (0, "", "", "");
+    while !reader.done() {
+        match reader.key()? {
+            (1, 0) => code = reader.varint()?,
+            (2, 2) => name = text(reader.len_delimited()?),
+            (4, 2) => help = text(reader.len_delimited()?),
+            (5, 2) => unit = text(reader.len_delimited()?),
+            (_, wire) => reader.skip(wire)?,
+        }
+    }
+    let view = MetadataView {
+        metric_type: type_name(code),
+        help,
+        unit,
+    };
+    Ok((name, view))
 }
 
 /// Validates as `remote_write::validate` does, without building structs.

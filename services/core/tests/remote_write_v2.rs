@@ -184,6 +184,28 @@ fn series_samples_metadata_and_exemplars_decode_exactly_as_built_from_the_publis
         (Some(1_000), Some(16_000))
     );
     assert!(summary.refused.is_empty());
+
+    // The metadata reaches the visitor with its series, resolved.
+    let mut declared = Vec::new();
+    walk_v2(&raw, |_, view| {
+        declared.push(
+            view.metadata
+                .map(|m| (m.metric_type, m.help.to_string(), m.unit.to_string())),
+        );
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        declared,
+        vec![
+            Some((
+                "counter",
+                "Requests served.".to_string(),
+                "requests".to_string()
+            )),
+            None
+        ]
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::scaling::{ScalerConfig, ScalerState};
 use closeloop_core::events::{AlertEvent, ScaleCause};
 use closeloop_core::events::{DeployRecorded, ExternalAlertReceived};
 use closeloop_core::remote_write::RemoteWriteError;
-use closeloop_core::remote_write_walk::walk;
+use closeloop_core::remote_write_walk::{walk, walk_with_metadata};
 use closeloop_core::{EventPayload, LabelSet};
 use closeloop_promql::{eval_instant, EvalOptions, Labels, Storage, Value};
 use std::collections::BTreeMap;
@@ -115,6 +115,8 @@ pub struct Evaluator {
     external_owned: bool,
     /// Pushgateway-style groups, scraped into the window every interval.
     pushed: PushedScrapes,
+    /// What senders declared about their metrics, for `/api/v1/metadata`.
+    metadata: crate::metadata::MetadataIndex,
     /// Samples before this were dropped from the window (`None`: none yet).
     window_start_ms: Option<i64>,
 }
@@ -155,6 +157,7 @@ impl Evaluator {
         let pushed = PushedScrapes::new(config.default_interval_ms);
         Evaluator {
             pushed,
+            metadata: Default::default(),
             window_start_ms: None,
             retention_ms: retention_ms + config.lookback_ms,
             config,
@@ -289,6 +292,12 @@ impl Evaluator {
     }
 
     /// The window the rules and queries read.
+    /// What senders declared about their metrics (remote write), and the
+    /// pushed groups' families.
+    pub fn metadata(&self) -> (&crate::metadata::MetadataIndex, &PushedScrapes) {
+        (&self.metadata, &self.pushed)
+    }
+
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
@@ -308,13 +317,18 @@ impl Evaluator {
     /// building its label set.
     pub fn append_remote_write(&mut self, raw: &[u8]) -> Result<(), RemoteWriteError> {
         let storage = &mut self.storage;
-        walk(raw, |_, series| {
-            storage.append_pairs(
-                series.labels,
-                series.samples.iter().map(|s| (s.timestamp, s.value)),
-            );
-            Ok(())
-        })?;
+        let metadata = &mut self.metadata;
+        walk_with_metadata(
+            raw,
+            |_, series| {
+                storage.append_pairs(
+                    series.labels,
+                    series.samples.iter().map(|s| (s.timestamp, s.value)),
+                );
+                Ok(())
+            },
+            |name, view| metadata.note(name, view),
+        )?;
         Ok(())
     }
 
@@ -327,9 +341,16 @@ impl Evaluator {
         limit: usize,
     ) -> Result<(), closeloop_core::received::ReceivedError> {
         let storage = &mut self.storage;
-        closeloop_core::received::for_each_series(format, body, limit, |labels, samples| {
-            storage.append_pairs(labels, samples.iter().map(|s| (s.timestamp, s.value)));
-        })?;
+        let metadata = &mut self.metadata;
+        closeloop_core::received::for_each_series_with_metadata(
+            format,
+            body,
+            limit,
+            |labels, samples| {
+                storage.append_pairs(labels, samples.iter().map(|s| (s.timestamp, s.value)));
+            },
+            |name, view| metadata.note(name, view),
+        )?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ pub mod deploys;
 pub mod engine;
 pub mod external;
 mod group_eval;
+pub mod metadata;
 pub mod metrics;
 pub mod pushed;
 pub mod query;

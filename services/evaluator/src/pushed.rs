@@ -12,6 +12,7 @@
 //! `closeloop.pushgroups` from its start, and the first scrape after a
 //! restart back-fills the whole window.
 
+use closeloop_core::metadata::MetadataView;
 use closeloop_core::pushed::groups::PushGroups;
 use closeloop_core::EventPayload;
 use closeloop_promql::{stale_marker, Labels, Storage};
@@ -37,6 +38,22 @@ impl PushedScrapes {
             arrivals: 0,
             last_scrape_ms: None,
             last_series: HashSet::new(),
+        }
+    }
+
+    /// Each family the pushed groups expose (push-time gauges included) as
+    /// metadata: name, and type, help and unit as Prometheus would read
+    /// them when scraping a Pushgateway.
+    pub fn for_each_family(&self, mut visit: impl FnMut(&str, MetadataView<'_>)) {
+        for group in self.groups.groups() {
+            for (family, _) in group.exposed_families() {
+                let view = MetadataView {
+                    metric_type: family.kind.api_name(),
+                    help: &family.help,
+                    unit: "",
+                };
+                visit(&family.name, view);
+            }
         }
     }
 

@@ -8,9 +8,10 @@
 use crate::engine::Evaluator;
 use crate::retention::{reach_ms, reads_series};
 use crate::rule_status::GroupStatus;
+use closeloop_core::metadata::Metadata;
 use closeloop_promql::{eval_instant, eval_range, parse, select_series, Labels, Value};
 use promql_parser::parser::Expr;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +46,13 @@ pub enum Query {
     },
     /// The rule groups with their health and alerts.
     Rules,
+    /// Metric metadata: of `metric` only when given, at most `limit`
+    /// metrics and `limit_per_metric` entries each (`None`: no limit).
+    Metadata {
+        metric: Option<String>,
+        limit: Option<usize>,
+        limit_per_metric: Option<usize>,
+    },
 }
 
 /// Prometheus' API error types that a query can end in.
@@ -66,6 +74,7 @@ pub enum Answer {
     Series(Vec<Labels>),
     Names(Vec<String>),
     Rules(Vec<GroupStatus>),
+    Metadata(BTreeMap<String, Vec<Metadata>>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +105,15 @@ impl Evaluator {
         let bad = |e: String| (QueryErrorKind::BadData, e);
         match query {
             Query::Rules => Ok(Answer::Rules(self.rule_status())),
+            Query::Metadata {
+                metric,
+                limit,
+                limit_per_metric,
+            } => Ok(Answer::Metadata(self.metadata_entries(
+                metric.as_deref(),
+                *limit,
+                *limit_per_metric,
+            ))),
             Query::Instant { expr, time_ms } => {
                 let parsed = parse(expr).map_err(|e| bad(e.to_string()))?;
                 self.warn_if_before_window(&parsed, *time_ms, warnings);
@@ -178,6 +196,37 @@ impl Evaluator {
                 Ok(Answer::Names(values.into_iter().collect()))
             }
         }
+    }
+
+    /// Remote-write metadata and pushed families together, each metric's
+    /// entries distinct and sorted, metrics by name.
+    fn metadata_entries(
+        &self,
+        metric: Option<&str>,
+        limit: Option<usize>,
+        limit_per_metric: Option<usize>,
+    ) -> BTreeMap<String, Vec<Metadata>> {
+        let (index, pushed) = self.metadata();
+        let mut all = index.entries(metric);
+        pushed.for_each_family(|name, view| {
+            if metric.is_some_and(|m| m != name) {
+                return;
+            }
+            let entries = all.entry(name.to_string()).or_default();
+            if !entries.iter().any(|m| m.is(&view)) {
+                entries.push(Metadata::from(&view));
+            }
+        });
+        if let Some(limit) = limit {
+            all = all.into_iter().take(limit).collect();
+        }
+        for entries in all.values_mut() {
+            entries.sort();
+            if let Some(per) = limit_per_metric {
+                entries.truncate(per);
+            }
+        }
+        all
     }
 
     fn select(

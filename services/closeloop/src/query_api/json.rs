@@ -48,6 +48,19 @@ pub fn answer_json(answer: &Answer) -> Json_ {
         Answer::Series(series) => Json_::Array(series.iter().map(labels_json).collect()),
         Answer::Names(names) => json!(names),
         Answer::Rules(groups) => super::rules::groups_json(groups),
+        Answer::Metadata(metrics) => {
+            let map: Map<String, Json_> = metrics
+                .iter()
+                .map(|(name, entries)| {
+                    let entries = entries
+                        .iter()
+                        .map(|m| json!({"type": m.metric_type, "help": m.help, "unit": m.unit}))
+                        .collect();
+                    (name.clone(), Json_::Array(entries))
+                })
+                .collect();
+            Json_::Object(map)
+        }
     }
 }
 

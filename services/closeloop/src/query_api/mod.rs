@@ -1,7 +1,7 @@
 //! Prometheus' HTTP query API over the evaluator's window, for Grafana's
 //! Prometheus data source and `promtool query`: `/api/v1/query`,
 //! `/api/v1/query_range` (GET and POST form), `/api/v1/series`,
-//! `/api/v1/labels`, `/api/v1/label/<name>/values`,
+//! `/api/v1/labels`, `/api/v1/label/<name>/values`, `/api/v1/metadata`,
 //! `/api/v1/status/buildinfo`, `/api/v1/rules`, `/api/v1/alerts`,
 //! `/api/v1/format_query`. (closeloop's own alert read model, which
 //! includes resolved alerts and suspects, is the projector's
@@ -41,6 +41,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/api/v1/series", get(series).post(series))
         .route("/api/v1/labels", get(label_names).post(label_names))
         .route("/api/v1/label/{name}/values", get(label_values))
+        .route("/api/v1/metadata", get(metadata))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/rules", get(rule_groups).post(rule_groups))
         .route("/api/v1/alerts", get(active_alerts))
@@ -123,6 +124,36 @@ async fn label_values(
             selectors: p.all("match[]"),
             start_ms: p.time("start", MIN_TIME_MS)?,
             end_ms: p.time("end", MAX_TIME_MS)?,
+        })
+    })
+    .await
+}
+
+/// Metric metadata, with Prometheus 2.42's parameters: `limit` (metrics;
+/// negative or absent: all), `limit_per_metric` (entries; only a positive
+/// one limits) and `metric`.
+async fn metadata(state: State<QueryState>, RawQuery(q): RawQuery) -> Response {
+    ask(&state, q, &[], |p| {
+        let number = |name: &str| -> Result<Option<i64>, String> {
+            match p.get(name).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(text) => text
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name} must be a number")),
+            }
+        };
+        let limit = number("limit")?.filter(|n| *n >= 0).map(|n| n as usize);
+        let limit_per_metric = number("limit_per_metric")?
+            .filter(|n| *n > 0)
+            .map(|n| n as usize);
+        Ok(Query::Metadata {
+            metric: p
+                .get("metric")
+                .filter(|m| !m.is_empty())
+                .map(str::to_string),
+            limit,
+            limit_per_metric,
         })
     })
     .await

@@ -27,6 +27,18 @@ pub enum MetricKind {
 }
 
 impl MetricKind {
+    /// The type name Prometheus' `/api/v1/metadata` shows (an untyped
+    /// family reads as `unknown`, as Prometheus' text parser has it).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Untyped => "unknown",
+            MetricKind::Summary => "summary",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+
     /// The protobuf enum name, which `GET /api/v1/metrics` shows.
     pub fn proto_name(self) -> &'static str {
         match self {
