@@ -7,6 +7,7 @@ mod cli_checks;
 mod config;
 mod deploy_cli;
 mod log_backend;
+mod log_stats;
 mod query_api;
 mod replay;
 mod serve;
@@ -50,6 +51,11 @@ enum Command {
     },
     /// Report a deploy to a running closeloop, from a CI/CD pipeline.
     Deploy(deploy_cli::DeployArgs),
+    /// The event log: topics, sizes, offsets, consumer positions and lag.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
     /// Backtest rules over the log: print the alerts that would have fired.
     Replay {
         #[arg(long)]
@@ -98,6 +104,25 @@ enum RulesCommand {
 }
 
 #[derive(Subcommand)]
+enum LogCommand {
+    /// Topics (partitions, end offsets, bytes on disk) and consumer
+    /// positions with their lag.
+    Stats {
+        #[arg(long, env = "CLOSELOOP_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, env = "CLOSELOOP_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Ask a running closeloop (its /api/v1/status/log) instead of
+        /// opening the log; needed for an embedded log `serve` holds.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum PromqlCommand {
     /// Run promqltest scripts; exit 1 if any eval failed.
     Test { files: Vec<PathBuf> },
@@ -132,6 +157,20 @@ fn main() -> ExitCode {
             command: ConfigCommand::Check { config },
         } => cli_checks::config_check(&config),
         Command::Deploy(args) => deploy_cli::main(args),
+        Command::Log {
+            command:
+                LogCommand::Stats {
+                    config,
+                    data_dir,
+                    url,
+                    json,
+                },
+        } => log_stats::main(log_stats::StatsArgs {
+            config,
+            data_dir,
+            url,
+            json,
+        }),
         Command::Replay {
             config,
             data_dir,

@@ -135,6 +135,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         webhooks,
         queries,
     )?;
+    let (backend, embedded_dir) = crate::log_stats::backend_of(&config, &data_dir);
+    let app = app.merge(crate::log_stats::router(
+        log.clone(),
+        prefix.clone(),
+        backend,
+        embedded_dir,
+    ));
     let app = crate::auth::protect(app, authenticator);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

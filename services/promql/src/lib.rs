@@ -240,5 +240,6 @@ fn evaluator<'a>(
         start_ms,
         end_ms,
         default_subquery_step_ms: opts.default_subquery_step_ms,
+        cursors: Default::default(),
     }
 }

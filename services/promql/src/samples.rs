@@ -158,6 +158,50 @@ impl Samples {
         cut
     }
 
+    /// A cursor at the first sample, for [`Samples::window_from`].
+    pub fn cursor(&self) -> Cursor<'_> {
+        Cursor {
+            times: self.times(),
+            index: 0,
+            after: i64::MIN,
+        }
+    }
+
+    /// Calls `visit` with each sample with `start < t <= end`, moving
+    /// `cursor` to the first sample after `start` on the way. The windows of
+    /// a range query's steps slide forward, so each step decodes only from
+    /// where the last one started, not from the series' first sample; a
+    /// window that starts earlier than the last one rewinds the cursor.
+    pub fn window_from<'a>(
+        &'a self,
+        cursor: &mut Cursor<'a>,
+        start: i64,
+        end: i64,
+        mut visit: impl FnMut(i64, f64),
+    ) {
+        if start < cursor.after {
+            *cursor = self.cursor();
+        }
+        cursor.after = start;
+        loop {
+            let mut ahead = cursor.times.clone();
+            match ahead.next() {
+                Some(t) if t <= start => {
+                    cursor.times = ahead;
+                    cursor.index += 1;
+                }
+                _ => break,
+            }
+        }
+        let mut times = cursor.times.clone();
+        for value in &self.values[cursor.index..] {
+            match times.next() {
+                Some(t) if t <= end => visit(t, *value),
+                _ => break,
+            }
+        }
+    }
+
     /// Where the first sample at or after `t` is: how many come before it,
     /// the byte offset of its entry, and a decoder positioned at that entry
     /// (holding the time and delta of the sample before it).
@@ -177,6 +221,18 @@ impl Samples {
     pub fn heap_bytes(&self) -> usize {
         self.times.capacity() + self.values.capacity() * std::mem::size_of::<f64>()
     }
+}
+
+/// A position in a series' samples that moves forward with the windows
+/// read through it (see [`Samples::window_from`]).
+#[derive(Clone)]
+pub(crate) struct Cursor<'a> {
+    /// Decoder at the first sample after `after`.
+    times: Times<'a>,
+    /// That sample's index.
+    index: usize,
+    /// Start of the last window read.
+    after: i64,
 }
 
 /// Decodes timestamps front to back.
@@ -250,6 +306,30 @@ mod tests {
 
     fn collect(s: &Samples) -> Vec<(i64, f64)> {
         s.iter().collect()
+    }
+
+    #[test]
+    fn a_cursor_reads_the_same_windows_as_a_scan_forward_and_after_a_rewind() {
+        let mut s = Samples::default();
+        for i in 0..200 {
+            s.push(i * 15_000 + (i % 3), i as f64);
+        }
+        let scan = |start: i64, end: i64| -> Vec<(i64, f64)> {
+            s.iter().filter(|(t, _)| *t > start && *t <= end).collect()
+        };
+        let mut cursor = s.cursor();
+        // Forward steps, a repeated start, a rewind, windows before and
+        // after every sample.
+        let starts = [
+            -100_000, 0, 14_999, 15_000, 15_001, 300_000, 300_000, 1_000_000, 120_000, 2_985_002,
+            2_985_003, 9_000_000,
+        ];
+        for start in starts {
+            let end = start + 300_000;
+            let mut got = Vec::new();
+            s.window_from(&mut cursor, start, end, |t, v| got.push((t, v)));
+            assert_eq!(got, scan(start, end), "window ({start}, {end}]");
+        }
     }
 
     #[test]

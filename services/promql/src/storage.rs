@@ -8,7 +8,7 @@ use crate::hashing::{self, FastMap};
 use promql_parser::label::{MatchOp, Matcher};
 
 use crate::labels::{Labels, METRIC_NAME};
-use crate::samples::Samples;
+use crate::samples::{Cursor, Samples};
 use crate::value::is_stale_marker;
 
 /// Index of a series inside [`Storage`]; only valid until the next truncation.
@@ -34,6 +34,47 @@ impl StoredSeries {
                 .take_while(|(t, _)| *t <= end)
                 .filter(|(_, v)| !is_stale_marker(*v)),
         );
+    }
+
+    /// As [`Self::window_into`], reading from `cursor` on (see
+    /// [`Samples::window_from`]).
+    pub(crate) fn window_from<'a>(
+        &'a self,
+        cursor: &mut Cursor<'a>,
+        start: i64,
+        end: i64,
+        out: &mut Vec<(i64, f64)>,
+    ) {
+        out.clear();
+        self.samples.window_from(cursor, start, end, |t, v| {
+            if !is_stale_marker(v) {
+                out.push((t, v));
+            }
+        });
+    }
+
+    /// As [`Self::at`], reading from `cursor` on when the newest sample is
+    /// after `t` (a range query's earlier steps).
+    pub(crate) fn at_from<'a>(
+        &'a self,
+        cursor: &mut Cursor<'a>,
+        t: i64,
+        lookback: i64,
+    ) -> Option<(i64, f64)> {
+        match self.samples.last() {
+            Some((last, _)) if last <= t => self.at(t, lookback),
+            Some(_) => {
+                let mut latest = None;
+                self.samples
+                    .window_from(cursor, t - lookback, t, |ts, v| latest = Some((ts, v)));
+                latest.filter(|(_, v)| !is_stale_marker(*v))
+            }
+            None => None,
+        }
+    }
+
+    pub(crate) fn cursor(&self) -> Cursor<'_> {
+        self.samples.cursor()
     }
 
     /// The latest sample with `t - lookback < ts <= t`, unless it is a stale

@@ -59,6 +59,10 @@ pub(crate) struct Evaluator<'a> {
     pub end_ms: i64,
     /// Step of subqueries written without one (`x[5m:]`).
     pub default_subquery_step_ms: i64,
+    /// Per selector node of the query (by address), the series it selects
+    /// and a cursor into each: a range query's steps reuse both instead of
+    /// selecting again and decoding each series from its first sample.
+    pub cursors: std::cell::RefCell<crate::hashing::FastMap<usize, selectors::Selected<'a>>>,
 }
 
 impl<'a> Evaluator<'a> {

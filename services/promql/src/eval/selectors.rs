@@ -7,6 +7,7 @@ use super::{Elem, Evaluator, RangeSeries, Val};
 use crate::error::EvalError;
 use crate::hashing::{fast_map, FastMap};
 use crate::labels::{Labels, METRIC_NAME};
+use crate::samples::Cursor;
 use crate::storage::SeriesId;
 
 /// The time window `(start, end]` a range function looks at.
@@ -17,7 +18,34 @@ pub(crate) struct Window {
     pub range_ms: i64,
 }
 
+/// A selector's series, each with a cursor that follows the query's steps.
+pub(crate) struct Selected<'a> {
+    ids: Vec<SeriesId>,
+    cursors: Vec<Cursor<'a>>,
+}
+
 impl<'a> Evaluator<'a> {
+    /// Runs `f` over the series `vs` selects and their cursors, selecting
+    /// once per query: the storage does not change while a query runs.
+    /// `node` is the address of the selector's node, its identity here.
+    fn with_selected<R>(
+        &self,
+        node: usize,
+        vs: &VectorSelector,
+        f: impl FnOnce(&[SeriesId], &mut [Cursor<'a>]) -> R,
+    ) -> R {
+        let mut cache = self.cursors.borrow_mut();
+        let selected = cache.entry(node).or_insert_with(|| {
+            let ids = self.select(vs);
+            let cursors = ids
+                .iter()
+                .map(|id| self.storage.series(*id).cursor())
+                .collect();
+            Selected { ids, cursors }
+        });
+        f(&selected.ids, &mut selected.cursors)
+    }
+
     /// Series ids a selector matches, in label order.
     pub(crate) fn select(&self, vs: &VectorSelector) -> Vec<SeriesId> {
         let with_name = |mut ms: Vec<Matcher>| {
@@ -62,22 +90,25 @@ impl<'a> Evaluator<'a> {
         t: i64,
     ) -> Vec<(Elem, i64)> {
         let at = self.selector_time(&vs.at, &vs.offset, t);
-        self.select(vs)
-            .into_iter()
-            .filter_map(|id| {
-                let s = self.storage.series(id);
-                s.at(at, self.lookback_ms).map(|(ts, v)| {
-                    (
-                        Elem {
-                            labels: s.labels.clone(),
-                            value: v,
-                            drop_name: false,
-                        },
-                        ts,
-                    )
+        let storage = self.storage;
+        self.with_selected(vs as *const VectorSelector as usize, vs, |ids, cursors| {
+            ids.iter()
+                .zip(cursors.iter_mut())
+                .filter_map(|(id, cursor)| {
+                    let s = storage.series(*id);
+                    s.at_from(cursor, at, self.lookback_ms).map(|(ts, v)| {
+                        (
+                            Elem {
+                                labels: s.labels.clone(),
+                                value: v,
+                                drop_name: false,
+                            },
+                            ts,
+                        )
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     pub(crate) fn matrix_window(&self, ms: &MatrixSelector, t: i64) -> Window {
@@ -214,15 +245,20 @@ impl<'a> Evaluator<'a> {
         match super::unwrap_parens(arg) {
             Expr::MatrixSelector(ms) => {
                 let w = self.matrix_window(ms, t);
-                // One buffer for all series: samples are stored packed.
-                let mut points = Vec::new();
-                for id in self.select(&ms.vs) {
-                    let s = self.storage.series(id);
-                    s.window_into(w.start, w.end, &mut points);
-                    if !points.is_empty() {
-                        f(&s.labels, false, &points)?;
+                let storage = self.storage;
+                let node = ms as *const MatrixSelector as usize;
+                self.with_selected(node, &ms.vs, |ids, cursors| {
+                    // One buffer for all series: samples are stored packed.
+                    let mut points = Vec::new();
+                    for (id, cursor) in ids.iter().zip(cursors.iter_mut()) {
+                        let s = storage.series(*id);
+                        s.window_from(cursor, w.start, w.end, &mut points);
+                        if !points.is_empty() {
+                            f(&s.labels, false, &points)?;
+                        }
                     }
-                }
+                    Ok::<(), EvalError>(())
+                })?;
                 Ok(w)
             }
             Expr::Subquery(sq) => {
