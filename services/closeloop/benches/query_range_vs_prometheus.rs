@@ -103,12 +103,13 @@ fn all_series() -> Vec<Vec<Label>> {
     out
 }
 
-/// Series `index`'s value at point `k`: counters grow at a per-series
-/// rate; buckets are cumulative (a bigger `le` never holds less).
+/// Series `index`'s value at point `k`: each counter grows at its own
+/// rate (so no two instances tie in `topk`, whose tie order is Prometheus'
+/// heap's own); buckets are cumulative (a bigger `le` never holds less).
 fn value(index: usize, k: i64) -> f64 {
     let within = index % 200;
     if within < 100 {
-        (k * (1 + (index % 7) as i64) + (index % 13) as i64) as f64
+        (k * (1 + index as i64) + (index % 13) as i64) as f64
     } else {
         let le = (within - 100) % LES.len();
         (k * (le as i64 + 1) * (1 + (index % 3) as i64)) as f64

@@ -29,6 +29,12 @@ impl Default for Labels {
 }
 
 impl Labels {
+    /// The address of this label set's allocation: clones share it, so a
+    /// stored series' labels have one identity while it lives.
+    pub(crate) fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as *const u8 as usize
+    }
+
     /// The empty label set.
     pub fn empty() -> Self {
         Labels::default()

@@ -174,7 +174,8 @@ pub fn eval_range(
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)".into(),
         ));
     }
-    let ev = evaluator(storage, start_ms, end_ms, opts);
+    let mut ev = evaluator(storage, start_ms, end_ms, opts);
+    ev.range_query = true;
     // Keyed by the labels before the delayed name removal, as in Prometheus.
     let mut index: FastMap<Labels, usize> = fast_map();
     // (labels, drop the name at the end, points)
@@ -241,5 +242,7 @@ fn evaluator<'a>(
         end_ms,
         default_subquery_step_ms: opts.default_subquery_step_ms,
         cursors: Default::default(),
+        range_query: false,
+        groupers: Default::default(),
     }
 }

@@ -28,36 +28,95 @@ struct Group {
 /// Finds the output group of each input without building its label set:
 /// groups are keyed by a hash of the grouping pairs and confirmed by
 /// comparing those pairs, so only one label set is built per group.
-struct Grouper<'m> {
-    modifier: &'m Option<LabelModifier>,
+///
+/// In a range query one grouper serves an aggregation at every step: the
+/// groups it found stay known, and each input label set (by its
+/// allocation, which the stored series share from step to step) remembers
+/// its group, so a later step finds it with one lookup instead of hashing
+/// and comparing labels again. Step-local indexes keep each step's groups
+/// in order of first appearance, as a fresh grouper would.
+#[derive(Default)]
+pub(crate) struct Grouper {
     by_hash: FastMap<u64, Vec<usize>>,
-    /// One input's labels per group, to compare against.
+    /// One input's labels per known group, to compare against.
     representatives: Vec<Labels>,
+    /// Input labels (by allocation, kept alive here so the address stays
+    /// theirs) to their known group; `None` when not remembering.
+    memo: Option<FastMap<usize, (Labels, usize)>>,
+    /// Known group -> its index in the current step (`usize::MAX`: none).
+    local: Vec<usize>,
+    step_groups: usize,
 }
 
-impl<'m> Grouper<'m> {
-    fn new(modifier: &'m Option<LabelModifier>) -> Self {
+/// Inputs whose label sets are new at every step (a binary operation's
+/// results, `label_replace`) would make the memo grow by a step's worth
+/// each step; past this many entries per input of a step it is dropped.
+const MEMO_PER_INPUT: usize = 4;
+
+impl Grouper {
+    /// A grouper for one step.
+    fn new() -> Self {
+        Grouper::default()
+    }
+
+    /// A grouper that remembers inputs across the steps of a range query.
+    pub(crate) fn remembering() -> Self {
         Grouper {
-            modifier,
-            by_hash: fast_map(),
-            representatives: Vec::new(),
+            memo: Some(fast_map()),
+            ..Grouper::default()
+        }
+    }
+
+    fn start_step(&mut self, inputs: usize) {
+        self.local.iter_mut().for_each(|i| *i = usize::MAX);
+        self.step_groups = 0;
+        if self
+            .memo
+            .as_ref()
+            .is_some_and(|m| m.len() > MEMO_PER_INPUT * inputs.max(1024))
+        {
+            self.memo = None;
         }
     }
 
     fn pairs<'l>(
-        &self,
         labels: &'l Labels,
-    ) -> impl Iterator<Item = (&'l [u8], &'l [u8])> + use<'l, 'm> {
-        let modifier = self.modifier;
+        modifier: &'l Option<LabelModifier>,
+    ) -> impl Iterator<Item = (&'l [u8], &'l [u8])> + 'l {
         labels
             .raw_iter()
             .filter(move |(n, _)| in_group(n, modifier))
     }
 
-    /// The group index of `labels`, and whether the group is new.
-    fn group_of(&mut self, labels: &Labels) -> (usize, bool) {
+    /// The step's group index of `labels`, and whether it is new this step.
+    fn group_of(&mut self, labels: &Labels, modifier: &Option<LabelModifier>) -> (usize, bool) {
+        let known = match self.memo.as_ref().and_then(|m| m.get(&labels.identity())) {
+            Some((_, known)) => *known,
+            None => {
+                let known = self.known_group(labels, modifier);
+                if let Some(memo) = &mut self.memo {
+                    memo.insert(labels.identity(), (labels.clone(), known));
+                }
+                known
+            }
+        };
+        if known >= self.local.len() {
+            self.local.resize(known + 1, usize::MAX);
+        }
+        match self.local[known] {
+            usize::MAX => {
+                self.local[known] = self.step_groups;
+                self.step_groups += 1;
+                (self.local[known], true)
+            }
+            i => (i, false),
+        }
+    }
+
+    /// The known group of `labels`, found by hashing its grouping pairs.
+    fn known_group(&mut self, labels: &Labels, modifier: &Option<LabelModifier>) -> usize {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
-        for (n, v) in self.pairs(labels) {
+        for (n, v) in Self::pairs(labels, modifier) {
             h.update(n);
             h.update(&[0xff]);
             h.update(v);
@@ -66,15 +125,16 @@ impl<'m> Grouper<'m> {
         let hash = h.digest();
         if let Some(candidates) = self.by_hash.get(&hash) {
             for &i in candidates {
-                if self.pairs(&self.representatives[i]).eq(self.pairs(labels)) {
-                    return (i, false);
+                if Self::pairs(&self.representatives[i], modifier).eq(Self::pairs(labels, modifier))
+                {
+                    return i;
                 }
             }
         }
         let i = self.representatives.len();
         self.representatives.push(labels.clone());
         self.by_hash.entry(hash).or_default().push(i);
-        (i, true)
+        i
     }
 }
 
@@ -149,7 +209,9 @@ impl<'a> Evaluator<'a> {
                 ))),
                 other => other.clone(),
             };
-            return Ok(Val::Vector(self.simple_groups(T_COUNT, input, &modifier)));
+            return Ok(Val::Vector(
+                self.simple_groups(T_COUNT, input, &modifier, None),
+            ));
         }
 
         match op {
@@ -202,7 +264,13 @@ impl<'a> Evaluator<'a> {
                 ))
             }
             T_SUM | T_AVG | T_COUNT | T_MIN | T_MAX | T_GROUP | T_STDDEV | T_STDVAR => {
-                Ok(Val::Vector(self.simple_groups(op, input, &a.modifier)))
+                let node = a as *const AggregateExpr as usize;
+                Ok(Val::Vector(self.simple_groups(
+                    op,
+                    input,
+                    &a.modifier,
+                    Some(node),
+                )))
             }
             _ => Err(EvalError::Unsupported(format!("aggregation {}", a.op))),
         }
@@ -230,12 +298,22 @@ impl<'a> Evaluator<'a> {
         op: u16,
         input: Vec<Elem>,
         modifier: &Option<LabelModifier>,
+        node: Option<usize>,
     ) -> Vec<Elem> {
-        let mut grouper = Grouper::new(modifier);
+        // A range query keeps each aggregation's grouper from step to step
+        // (count_values makes new label sets each step: not worth it).
+        let node = node.filter(|_| self.range_query);
+        let mut grouper = node
+            .and_then(|n| self.groupers.borrow_mut().remove(&n))
+            .unwrap_or_else(|| match node {
+                Some(_) => Grouper::remembering(),
+                None => Grouper::new(),
+            });
+        grouper.start_step(input.len());
         let mut groups: Vec<Group> = Vec::new();
         for e in input {
             let f = e.value;
-            let i = match grouper.group_of(&e.labels) {
+            let i = match grouper.group_of(&e.labels, modifier) {
                 (i, false) => i,
                 (_, true) => {
                     let mut g = new_group(grouping_labels(&e.labels, modifier), f);
@@ -267,6 +345,9 @@ impl<'a> Evaluator<'a> {
                 }
                 _ => {}
             }
+        }
+        if let Some(node) = node {
+            self.groupers.borrow_mut().insert(node, grouper);
         }
         groups
             .into_iter()

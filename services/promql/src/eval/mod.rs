@@ -63,6 +63,10 @@ pub(crate) struct Evaluator<'a> {
     /// and a cursor into each: a range query's steps reuse both instead of
     /// selecting again and decoding each series from its first sample.
     pub cursors: std::cell::RefCell<crate::hashing::FastMap<usize, selectors::Selected<'a>>>,
+    /// Whether this evaluates the steps of a range query: then each
+    /// aggregation node keeps its grouper from step to step (`groupers`).
+    pub range_query: bool,
+    pub groupers: std::cell::RefCell<crate::hashing::FastMap<usize, aggregations::Grouper>>,
 }
 
 impl<'a> Evaluator<'a> {
