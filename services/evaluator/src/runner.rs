@@ -37,6 +37,9 @@ pub const CONSUMER_GROUP: &str = "evaluator";
 const BATCH: usize = 256;
 /// How long a read waits for new records before the loop goes round.
 const POLL_WAIT: Duration = Duration::from_millis(100);
+/// The same when this process serves the query API: queries are answered
+/// between steps, so an idle evaluator's wait is a query's wait too.
+const QUERY_POLL_WAIT: Duration = Duration::from_millis(10);
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Largest decoded remote-write body the evaluator will inflate; ingest
 /// has already refused anything larger.
@@ -226,7 +229,7 @@ impl Runner {
     }
 
     /// Answers the queries sent on `queries` between steps (at most one
-    /// step, ~100 ms when idle, of waiting): the runner alone owns the
+    /// step, ~10 ms when idle, of waiting): the runner alone owns the
     /// window, so nothing else locks it.
     pub fn serve_queries(&mut self, queries: tokio::sync::mpsc::Receiver<QueryRequest>) {
         self.queries = Some(queries);
@@ -308,7 +311,10 @@ impl Runner {
         let topic = Topic::Samples.name(&self.prefix);
         let mut any = false;
         let wait = if self.samples.len() == 1 {
-            POLL_WAIT
+            match self.queries {
+                Some(_) => QUERY_POLL_WAIT,
+                None => POLL_WAIT,
+            }
         } else {
             Duration::ZERO
         };
