@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use closeloop_core::topics::{evaluator_shards_topic, Topic, EVALUATOR_CHECKPOINT_GROUP};
-use closeloop_evaluator::shards::ShardCheckpoint;
+use closeloop_core::topics::{evaluator_shards_topic, Topic};
+use closeloop_evaluator::shards;
 use closeloop_log::EventLog;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -110,10 +110,7 @@ pub async fn collect(
     let mut watermarks = BTreeMap::new();
     let mut samples_next: BTreeMap<u32, u64> = BTreeMap::new();
     for shard in 0..log.partitions(&shards_topic).await? {
-        let committed = log
-            .committed(EVALUATOR_CHECKPOINT_GROUP, &shards_topic, shard)
-            .await?;
-        if let Some(checkpoint) = committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)) {
+        if let Some(checkpoint) = shards::read_checkpoint(log, prefix, shard).await? {
             watermarks.insert(shard, checkpoint.watermark_ms);
             for (partition, next) in checkpoint.samples_next {
                 let lowest = samples_next.entry(partition).or_insert(next);

@@ -291,13 +291,13 @@ impl Evaluator {
         self.retention_ms = self.retention_ms.max(ms);
     }
 
-    /// The window the rules and queries read.
     /// What senders declared about their metrics (remote write), and the
     /// pushed groups' families.
     pub fn metadata(&self) -> (&crate::metadata::MetadataIndex, &PushedScrapes) {
         (&self.metadata, &self.pushed)
     }
 
+    /// The window the rules and queries read.
     pub fn storage(&self) -> &Storage {
         &self.storage
     }

@@ -124,10 +124,7 @@ impl Runner {
         let shard_count = log.partitions(&shards_topic).await?;
         let mut checkpoints = Vec::new();
         for shard in 0..shard_count {
-            let committed = log
-                .committed(CHECKPOINT_GROUP, &shards_topic, shard)
-                .await?;
-            if let Some(checkpoint) = committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)) {
+            if let Some(checkpoint) = shards::read_checkpoint(&*log, prefix, shard).await? {
                 checkpoints.push(checkpoint);
             }
         }
@@ -260,6 +257,7 @@ impl Runner {
                         self.commit().await?;
                         last_commit = Instant::now();
                     }
+                    self.read_others_health().await?;
                 }
                 _ = &mut shutdown => {
                     self.commit().await?;
@@ -512,8 +510,7 @@ impl Runner {
     /// rebuild the window.
     async fn commit(&mut self) -> Result<(), RunnerError> {
         let owned: Vec<u32> = self.owned_shards.iter().copied().collect();
-        self.commit_shards(&owned).await?;
-        self.read_others_health().await
+        self.commit_shards(&owned).await
     }
 
     /// When this process answers the query API: the health the owners of
@@ -524,14 +521,11 @@ impl Runner {
             return Ok(());
         }
         self.others_health_read = Instant::now();
-        let shards_topic = shards::shards_topic(&self.prefix);
         let shards = self.shard_count;
         for shard in (0..shards).filter(|s| !self.owned_shards.contains(s)) {
-            let committed = self
-                .log
-                .committed(CHECKPOINT_GROUP, &shards_topic, shard)
-                .await?;
-            if let Some(checkpoint) = committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)) {
+            if let Some(checkpoint) =
+                shards::read_checkpoint(&*self.log, &self.prefix, shard).await?
+            {
                 self.evaluator.adopt_health_of(&checkpoint.health, |key| {
                     shards::shard_of(key, shards) == shard
                 });
@@ -569,23 +563,11 @@ impl Runner {
         let health = self.evaluator.group_health();
         for &shard in which {
             let checkpoint = ShardCheckpoint {
-                ticks: ticks
-                    .iter()
-                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
-                    .map(|(key, tick)| (key.clone(), *tick))
-                    .collect(),
+                ticks: shards::of_shard(&ticks, shard, self.shard_count),
                 watermark_ms: self.watermark_ms,
                 samples_next: samples_next.clone(),
-                scalers: scaler_states
-                    .iter()
-                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
-                    .map(|(key, state)| (key.clone(), state.clone()))
-                    .collect(),
-                health: health
-                    .iter()
-                    .filter(|(key, _)| shards::shard_of(key, self.shard_count) == shard)
-                    .map(|(key, h)| (key.clone(), h.clone()))
-                    .collect(),
+                scalers: shards::of_shard(&scaler_states, shard, self.shard_count),
+                health: shards::of_shard(&health, shard, self.shard_count),
             };
             let position = CommittedPosition {
                 next_offset: 0,
@@ -629,14 +611,9 @@ impl Runner {
             .set_owned(|key| kept.contains(&shards::shard_of(key, shards)));
         if !gained.is_empty() {
             self.read_alerts().await?;
-            let shards_topic = shards::shards_topic(&self.prefix);
             for &shard in &gained {
-                let committed = self
-                    .log
-                    .committed(CHECKPOINT_GROUP, &shards_topic, shard)
-                    .await?;
-                let checkpoint = committed
-                    .and_then(|c| ShardCheckpoint::parse(&c.metadata))
+                let checkpoint = shards::read_checkpoint(&*self.log, &self.prefix, shard)
+                    .await?
                     .unwrap_or_default();
                 self.evaluator.restore_ticks_of(&checkpoint.ticks, |key| {
                     shards::shard_of(key, shards) == shard

@@ -14,7 +14,7 @@
 
 use crate::scaling::ScalerState;
 use crate::GroupHealth;
-use closeloop_log::{partition_for_key, Offset};
+use closeloop_log::{partition_for_key, EventLog, LogError, Offset};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -55,6 +55,32 @@ pub struct ShardCheckpoint {
     /// every evaluator's `/api/v1/rules` reports it.
     #[serde(default)]
     pub health: BTreeMap<String, GroupHealth>,
+}
+
+/// A shard's committed checkpoint, `None` when it has none (or one this
+/// version cannot read).
+pub async fn read_checkpoint(
+    log: &dyn EventLog,
+    prefix: &str,
+    shard: u32,
+) -> Result<Option<ShardCheckpoint>, LogError> {
+    let committed = log
+        .committed(CHECKPOINT_GROUP, &shards_topic(prefix), shard)
+        .await?;
+    Ok(committed.and_then(|c| ShardCheckpoint::parse(&c.metadata)))
+}
+
+/// The entries of `by_key` whose key belongs to `shard`.
+pub fn of_shard<V: Clone>(
+    by_key: &BTreeMap<String, V>,
+    shard: u32,
+    shards: u32,
+) -> BTreeMap<String, V> {
+    by_key
+        .iter()
+        .filter(|(key, _)| shard_of(key, shards) == shard)
+        .map(|(key, v)| (key.clone(), v.clone()))
+        .collect()
 }
 
 impl ShardCheckpoint {

@@ -175,7 +175,7 @@ pub fn eval_range(
         ));
     }
     let mut ev = evaluator(storage, start_ms, end_ms, opts);
-    ev.range_query = true;
+    ev.steps = Some(Default::default());
     // Keyed by the labels before the delayed name removal, as in Prometheus.
     let mut index: FastMap<Labels, usize> = fast_map();
     // (labels, drop the name at the end, points)
@@ -241,8 +241,6 @@ fn evaluator<'a>(
         start_ms,
         end_ms,
         default_subquery_step_ms: opts.default_subquery_step_ms,
-        cursors: Default::default(),
-        range_query: false,
-        groupers: Default::default(),
+        steps: None,
     }
 }

@@ -26,14 +26,7 @@ impl StoredSeries {
     /// Fills `out` with the samples with `start < t <= end`, stale markers
     /// removed.
     pub fn window_into(&self, start: i64, end: i64, out: &mut Vec<(i64, f64)>) {
-        out.clear();
-        out.extend(
-            self.samples
-                .iter()
-                .skip_while(|(t, _)| *t <= start)
-                .take_while(|(t, _)| *t <= end)
-                .filter(|(_, v)| !is_stale_marker(*v)),
-        );
+        self.window_from(&mut self.cursor(), start, end, out);
     }
 
     /// As [`Self::window_into`], reading from `cursor` on (see

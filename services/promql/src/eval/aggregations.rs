@@ -302,13 +302,15 @@ impl<'a> Evaluator<'a> {
     ) -> Vec<Elem> {
         // A range query keeps each aggregation's grouper from step to step
         // (count_values makes new label sets each step: not worth it).
-        let node = node.filter(|_| self.range_query);
-        let mut grouper = node
-            .and_then(|n| self.groupers.borrow_mut().remove(&n))
-            .unwrap_or_else(|| match node {
-                Some(_) => Grouper::remembering(),
-                None => Grouper::new(),
-            });
+        let kept = node.and_then(|n| self.steps.as_ref().map(|steps| (n, steps)));
+        let mut grouper = match kept {
+            Some((n, steps)) => steps
+                .groupers
+                .borrow_mut()
+                .remove(&n)
+                .unwrap_or_else(Grouper::remembering),
+            None => Grouper::new(),
+        };
         grouper.start_step(input.len());
         let mut groups: Vec<Group> = Vec::new();
         for e in input {
@@ -346,8 +348,8 @@ impl<'a> Evaluator<'a> {
                 _ => {}
             }
         }
-        if let Some(node) = node {
-            self.groupers.borrow_mut().insert(node, grouper);
+        if let Some((n, steps)) = kept {
+            steps.groupers.borrow_mut().insert(n, grouper);
         }
         groups
             .into_iter()

@@ -59,13 +59,17 @@ pub(crate) struct Evaluator<'a> {
     pub end_ms: i64,
     /// Step of subqueries written without one (`x[5m:]`).
     pub default_subquery_step_ms: i64,
-    /// Per selector node of the query (by address), the series it selects
-    /// and a cursor into each: a range query's steps reuse both instead of
-    /// selecting again and decoding each series from its first sample.
-    pub cursors: std::cell::RefCell<crate::hashing::FastMap<usize, selectors::Selected<'a>>>,
-    /// Whether this evaluates the steps of a range query: then each
-    /// aggregation node keeps its grouper from step to step (`groupers`).
-    pub range_query: bool,
+    /// What a range query's steps carry from one to the next (`None` for
+    /// an instant query, which has one step).
+    pub steps: Option<StepCaches<'a>>,
+}
+
+/// Per query node (by address): a selector's series with a cursor into
+/// each, so a step neither selects again nor decodes each series from its
+/// first sample; an aggregation's grouper, so a step finds known groups.
+#[derive(Default)]
+pub(crate) struct StepCaches<'a> {
+    pub selected: std::cell::RefCell<crate::hashing::FastMap<usize, selectors::Selected<'a>>>,
     pub groupers: std::cell::RefCell<crate::hashing::FastMap<usize, aggregations::Grouper>>,
 }
 

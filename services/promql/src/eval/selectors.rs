@@ -25,24 +25,30 @@ pub(crate) struct Selected<'a> {
 }
 
 impl<'a> Evaluator<'a> {
-    /// Runs `f` over the series `vs` selects and their cursors, selecting
-    /// once per query: the storage does not change while a query runs.
-    /// `node` is the address of the selector's node, its identity here.
+    /// Runs `f` over the series `vs` selects and a cursor into each. A
+    /// range query selects once and keeps the cursors from step to step
+    /// (the storage does not change while a query runs); `node` is the
+    /// address of the selector's node, its identity there.
     fn with_selected<R>(
         &self,
         node: usize,
         vs: &VectorSelector,
         f: impl FnOnce(&[SeriesId], &mut [Cursor<'a>]) -> R,
     ) -> R {
-        let mut cache = self.cursors.borrow_mut();
-        let selected = cache.entry(node).or_insert_with(|| {
+        let fresh = || {
             let ids = self.select(vs);
             let cursors = ids
                 .iter()
                 .map(|id| self.storage.series(*id).cursor())
                 .collect();
             Selected { ids, cursors }
-        });
+        };
+        let Some(steps) = &self.steps else {
+            let mut selected = fresh();
+            return f(&selected.ids, &mut selected.cursors);
+        };
+        let mut cache = steps.selected.borrow_mut();
+        let selected = cache.entry(node).or_insert_with(fresh);
         f(&selected.ids, &mut selected.cursors)
     }
 
