@@ -23,12 +23,15 @@
 //! Env: BENCH_ROUNDS (default 5). Needs `prometheus` (Debian package;
 //! tests/setup/packages.sh) and ~3 GiB of free memory.
 
+mod peers;
+
 use closeloop_core::remote_write::{Label, Sample, TimeSeries, WriteRequest};
+use peers::{free_port, start_prometheus, wait_ready, Killed};
 use prost::Message;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 25;
@@ -264,77 +267,14 @@ fn same_matrix(ours: &Value, theirs: &Value) -> Result<usize, String> {
     Ok(points)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_ready(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{url} not ready");
-}
-
 fn start_closeloop(dir: &Path, port: u16) -> Killed {
     let config = dir.join("closeloop.yml");
     std::fs::write(
         &config,
         "evaluation: {interval: 15s, lateness: 0s, idle_follow: 1s, query_window: 70m}\n",
     )
-    .unwrap();
-    Killed(
-        Command::new(env!("CARGO_BIN_EXE_closeloop"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--config")
-            .arg(&config)
-            .arg("--data-dir")
-            .arg(dir.join("closeloop"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting closeloop"),
-    )
-}
-
-fn start_prometheus(dir: &Path, port: u16) -> Killed {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global: {}\n").unwrap();
-    Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("starting prometheus: {e}; install it with tests/setup/packages.sh")
-            }),
-    )
+    .expect("writing closeloop.yml");
+    peers::start_closeloop(dir, port, Some(&config))
 }
 
 fn rss_mib(child: &Child) -> f64 {

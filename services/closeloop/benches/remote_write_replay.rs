@@ -12,11 +12,13 @@
 //! Env: BENCH_PASSES (default 4, the stream replayed back to back),
 //! BENCH_SHARDS (default 8).
 
+mod peers;
+
 use closeloop_core::remote_write::{decode, Sample, TimeSeries, WriteRequest};
+use peers::{free_port, start_prometheus, wait_ready};
 use prost::Message;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 const MAX_SAMPLES_PER_SEND: usize = 500;
 
@@ -190,69 +192,6 @@ async fn replay(url: &str, shards: &[Vec<Vec<u8>>], samples: usize) -> Outcome {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn wait_ready(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if reqwest::get(url)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{url} not ready");
-}
-
-fn start_closeloop(dir: &Path, port: u16) -> Killed {
-    Killed(
-        Command::new(env!("CARGO_BIN_EXE_closeloop"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir.join("closeloop"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting closeloop"),
-    )
-}
-
-fn start_prometheus(dir: &Path, port: u16) -> Killed {
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, "global: {}\n").unwrap();
-    Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prom").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting prometheus (install the Debian package `prometheus`)"),
-    )
-}
-
 fn main() {
     let passes = env_or("BENCH_PASSES", 4);
     let shards = env_or("BENCH_SHARDS", 8);
@@ -269,7 +208,7 @@ fn main() {
         // takes CPU from the other's measurement.
         let (cl_port, prom_port) = (free_port(), free_port());
         let closeloop = {
-            let _server = start_closeloop(dir.path(), cl_port);
+            let _server = peers::start_closeloop(dir.path(), cl_port, None);
             wait_ready(&format!("http://127.0.0.1:{cl_port}/-/ready")).await;
             replay(
                 &format!("http://127.0.0.1:{cl_port}/api/v1/write"),
