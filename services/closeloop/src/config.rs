@@ -134,6 +134,50 @@ pub struct StorageConfig {
     pub database: Option<String>,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How long the log keeps each class of topic. Only the samples topic is
+/// trimmed today: the other topics (alerts, deploys, push groups, silences,
+/// actions, outcomes) are read from their start when a role restarts, so
+/// they are kept whole (on Kafka: created with `retention.ms=-1`, so a
+/// broker default of 7 days cannot delete them) until restarts read a
+/// snapshot instead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    #[serde(default = "default_samples_retention")]
+    pub samples: TopicRetention,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            samples: default_samples_retention(),
+        }
+    }
+}
+
+/// A limit by age (record timestamp) and by size per partition; either may
+/// be left out. Whole segments go, oldest first, and never one the
+/// evaluator has not read past (so its window survives any setting).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicRetention {
+    #[serde(default, with = "closeloop_core::duration::serde_opt_duration")]
+    pub time: Option<Duration>,
+    /// Prometheus' size syntax (`512MB`, `20GB`; powers of 1024).
+    #[serde(default, with = "closeloop_core::byte_size::serde_opt_byte_size")]
+    pub size: Option<u64>,
+}
+
+/// Prometheus' default retention, 15 days, and no size limit.
+fn default_samples_retention() -> TopicRetention {
+    TopicRetention {
+        time: Some(Duration::from_secs(15 * 24 * 3600)),
+        size: None,
+    }
 }
 
 /// The event log: the embedded one in `<data_dir>/log` unless `kafka` is set.
@@ -221,6 +265,10 @@ pub struct IngestConfig {
     pub max_series_per_request: usize,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
+    /// Samples records (remote-write requests, OTLP exports) the evaluator
+    /// may fall behind by before ingest answers samples with 503 and
+    /// Retry-After, and `/-/ready` says why; 0 never refuses.
+    pub max_evaluator_lag: u64,
 }
 
 impl Default for IngestConfig {
@@ -232,6 +280,7 @@ impl Default for IngestConfig {
             max_series_per_request: limits.max_series_per_request,
             max_label_name_length: limits.max_label_name_length,
             max_label_value_length: limits.max_label_value_length,
+            max_evaluator_lag: 50_000,
         }
     }
 }

@@ -1,12 +1,13 @@
 //! Opens the event log the config names: the embedded log in the data dir
 //! by default, or a Kafka-protocol cluster (`storage.log.kafka`).
 
-use crate::config::{Config, KafkaLogConfig};
+use crate::config::{Config, KafkaLogConfig, RetentionConfig};
 use anyhow::{Context, Result};
 use closeloop_core::topics::Topic;
-use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
+use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions, Retention};
 use closeloop_log::kafka::{KafkaLog, KafkaOptions};
 use closeloop_log::EventLog;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,13 +15,17 @@ pub async fn open(config: &Config, data_dir: &Path) -> Result<Arc<dyn EventLog>>
     match &config.storage.log.kafka {
         None => {
             let dir = data_dir.join("log");
-            let log = EmbeddedLog::open(&dir, EmbeddedOptions::default())
+            let options = EmbeddedOptions {
+                retention: embedded_retention(config),
+                ..EmbeddedOptions::default()
+            };
+            let log = EmbeddedLog::open(&dir, options)
                 .await
                 .with_context(|| format!("opening the event log in {}", dir.display()))?;
             Ok(Arc::new(log))
         }
         Some(kafka) => {
-            let options = kafka_options(kafka);
+            let options = kafka_options(kafka, &config.storage.retention);
             let brokers = options.brokers.join(",");
             let log = KafkaLog::connect(options)
                 .await
@@ -38,8 +43,53 @@ pub async fn open(config: &Config, data_dir: &Path) -> Result<Arc<dyn EventLog>>
     }
 }
 
-fn kafka_options(kafka: &KafkaLogConfig) -> KafkaOptions {
+/// The samples topic's retention for the embedded log, which enforces it
+/// itself (module `closeloop_log::embedded::retention`).
+fn embedded_retention(config: &Config) -> BTreeMap<String, Retention> {
+    let samples = &config.storage.retention.samples;
+    let policy = Retention {
+        max_age: samples.time,
+        max_bytes: samples.size,
+    };
+    if policy == Retention::default() {
+        return BTreeMap::new();
+    }
+    BTreeMap::from([(Topic::Samples.name(config.topic_prefix()), policy)])
+}
+
+/// What each topic is created with on Kafka, where the brokers enforce
+/// retention: the samples topic gets `storage.retention.samples`
+/// (`retention.ms`, and `retention.bytes`, which Kafka also counts per
+/// partition); every other topic `retention.ms=-1`, since roles read those
+/// from the start when they restart and a broker's default (7 days) would
+/// delete state they need. Unlike the embedded log, the brokers do not
+/// wait for the evaluator to have read a segment before deleting it.
+pub fn kafka_topic_configs(
+    prefix: &str,
+    retention: &RetentionConfig,
+) -> BTreeMap<String, BTreeMap<String, String>> {
+    Topic::ALL
+        .into_iter()
+        .map(|topic| {
+            let mut configs = BTreeMap::new();
+            if topic == Topic::Samples {
+                let samples = &retention.samples;
+                let ms = samples.time.map_or(-1, |t| t.as_millis() as i64);
+                configs.insert("retention.ms".to_string(), ms.to_string());
+                if let Some(bytes) = samples.size {
+                    configs.insert("retention.bytes".to_string(), bytes.to_string());
+                }
+            } else {
+                configs.insert("retention.ms".to_string(), "-1".to_string());
+            }
+            (topic.name(prefix), configs)
+        })
+        .collect()
+}
+
+fn kafka_options(kafka: &KafkaLogConfig, retention: &RetentionConfig) -> KafkaOptions {
     KafkaOptions {
+        topic_config: kafka_topic_configs(&kafka.topic_prefix, retention),
         brokers: kafka.brokers.clone(),
         client_config: kafka
             .client

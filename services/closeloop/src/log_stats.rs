@@ -42,6 +42,9 @@ pub struct TopicStats {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PartitionStats {
     pub partition: u32,
+    /// First offset still stored; retention removed what lies before it.
+    #[serde(default)]
+    pub start_offset: u64,
     /// Offset the next record will get: records ever appended.
     pub end_offset: u64,
     /// Segment bytes on disk (embedded log only).
@@ -74,11 +77,13 @@ pub async fn collect(
         let mut partitions = Vec::new();
         for partition in 0..log.partitions(&name).await? {
             let end_offset = log.end_offset(&name, partition).await?;
+            let start_offset = log.start_offset(&name, partition).await?;
             ends.insert((name.clone(), partition), end_offset);
             let bytes =
                 embedded_dir.map(|dir| dir_bytes(&dir.join(&name).join(partition.to_string())));
             partitions.push(PartitionStats {
                 partition,
+                start_offset,
                 end_offset,
                 bytes,
             });
@@ -155,15 +160,15 @@ fn dir_bytes(dir: &Path) -> u64 {
 pub fn render(stats: &LogStats) -> String {
     let mut out = format!("log: {}\n\n", stats.backend);
     out.push_str(&format!(
-        "{:<32} {:>9} {:>14} {:>14}\n",
-        "TOPIC", "PARTITION", "END OFFSET", "BYTES"
+        "{:<32} {:>9} {:>14} {:>14} {:>14}\n",
+        "TOPIC", "PARTITION", "START OFFSET", "END OFFSET", "BYTES"
     ));
     for topic in &stats.topics {
         for p in &topic.partitions {
             let bytes = p.bytes.map_or("-".to_string(), |b| b.to_string());
             out.push_str(&format!(
-                "{:<32} {:>9} {:>14} {:>14}\n",
-                topic.name, p.partition, p.end_offset, bytes
+                "{:<32} {:>9} {:>14} {:>14} {:>14}\n",
+                topic.name, p.partition, p.start_offset, p.end_offset, bytes
             ));
         }
         if topic.partitions.len() < 2 {
@@ -172,8 +177,9 @@ pub fn render(stats: &LogStats) -> String {
         let records: u64 = topic.partitions.iter().map(|p| p.end_offset).sum();
         let bytes: Option<u64> = topic.partitions.iter().map(|p| p.bytes).sum();
         out.push_str(&format!(
-            "{:<32} {:>9} {:>14} {:>14}\n",
+            "{:<32} {:>9} {:>14} {:>14} {:>14}\n",
             format!("{} (all)", topic.name),
+            "",
             "",
             records,
             bytes.map_or("-".to_string(), |b| b.to_string())

@@ -97,7 +97,8 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
     let earliest_needed = from_ms - evaluator.retention_ms();
     let mut total = 0;
     for partition in 0..log.partitions(&samples).await? {
-        total += log.end_offset(&samples, partition).await?;
+        let start = log.start_offset(&samples, partition).await?;
+        total += log.end_offset(&samples, partition).await? - start;
     }
     let progress = ProgressBar::new(total);
     progress.set_style(
@@ -113,9 +114,11 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
     let mut cursors = Vec::new();
     for partition in 0..log.partitions(&samples).await? {
         let end = log.end_offset(&samples, partition).await?;
+        // Retention may have removed the oldest samples: replay covers
+        // what the log still holds.
         cursors.push(ReplayCursor {
             partition,
-            next: 0,
+            next: log.start_offset(&samples, partition).await?,
             end,
             newest_ms: i64::MIN,
         });
@@ -209,14 +212,14 @@ async fn read_all(
     partition: u32,
 ) -> Result<Vec<closeloop_log::StoredRecord>> {
     let end = log.end_offset(topic, partition).await?;
+    let mut next = log.start_offset(topic, partition).await?;
     let mut out = Vec::new();
-    while (out.len() as u64) < end {
+    while next < end {
         let records = log
-            .read(topic, partition, out.len() as u64, BATCH, Duration::ZERO)
+            .read(topic, partition, next, BATCH, Duration::ZERO)
             .await?;
-        if records.is_empty() {
-            break;
-        }
+        let Some(last) = records.last() else { break };
+        next = last.offset + 1;
         out.extend(records);
     }
     Ok(out)

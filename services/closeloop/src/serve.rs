@@ -123,6 +123,19 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }));
     }
 
+    // Back-pressure: ingest refuses samples while the evaluator (in this
+    // process or another) is too far behind.
+    let backpressure = closeloop_ingest::backpressure::Backpressure::default();
+    let max_lag = config.ingest.max_evaluator_lag;
+    if args.role.contains(&Role::Ingest) && max_lag > 0 {
+        let (log, prefix, stop) = (log.clone(), prefix.clone(), shutdown_signal(&stop_rx));
+        let backpressure = backpressure.clone();
+        tasks.push(Box::pin(async move {
+            backpressure.watch(log, &prefix, max_lag, stop).await;
+            ("backpressure", Ok(()))
+        }));
+    }
+
     let authenticator = config.auth.load(&config.base_dir)?;
     let webhooks = config.auth.webhook_secrets(&config.base_dir)?;
     let app = http_router(
@@ -132,6 +145,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         log.clone(),
         store.clone(),
         ready.clone(),
+        backpressure,
         webhooks,
         queries,
     )?;
@@ -233,6 +247,7 @@ fn http_router(
     log: Arc<dyn EventLog>,
     store: Arc<dyn ReadStore>,
     ready: Arc<AtomicBool>,
+    backpressure: closeloop_ingest::backpressure::Backpressure,
     webhooks: closeloop_ingest::WebhookSecrets,
     queries: Option<crate::query_api::QueryState>,
 ) -> Result<Router> {
@@ -240,13 +255,23 @@ fn http_router(
         .route("/-/healthy", get(|| async { "closeloop is healthy\n" }))
         .route(
             "/-/ready",
-            get(move || {
-                let ready = ready.load(Ordering::SeqCst);
-                async move {
-                    if ready {
-                        (StatusCode::OK, "closeloop is ready\n")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "closeloop is not ready\n")
+            get({
+                let backpressure = backpressure.clone();
+                move || {
+                    let ready = ready.load(Ordering::SeqCst);
+                    let refusal = backpressure.refusal();
+                    async move {
+                        match (ready, refusal) {
+                            (false, _) => (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "closeloop is not ready\n".to_string(),
+                            ),
+                            (true, Some(why)) => (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                format!("closeloop is not ready: refusing samples: {why}\n"),
+                            ),
+                            (true, None) => (StatusCode::OK, "closeloop is ready\n".to_string()),
+                        }
                     }
                 }
             }),
@@ -262,6 +287,7 @@ fn http_router(
         };
         let mut state = closeloop_ingest::IngestState::new(log.clone(), prefix, limits);
         state.webhooks = webhooks;
+        state.backpressure = backpressure;
         app = app.merge(closeloop_ingest::router(state));
     }
     if roles.contains(&Role::Projector) {

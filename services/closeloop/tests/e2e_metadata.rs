@@ -69,6 +69,16 @@ async fn get_json(url: &str) -> (u16, Value) {
     (status, response.json().await.expect("a JSON answer"))
 }
 
+/// The JSON answer of a server that may still be starting: Prometheus
+/// answers "Service Unavailable" in plain text until it is ready, so a poll
+/// treats anything but a JSON answer as "not yet".
+async fn poll_json(url: &str) -> Value {
+    match reqwest::get(url).await {
+        Ok(response) => response.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closeloop_reports_the_metadata_prometheus_reports_for_the_same_scrape() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -106,7 +116,7 @@ remote_write:
         "Prometheus to hold the target's metadata",
         Duration::from_secs(60),
         || async {
-            let (_, body) = get_json(&format!("{prometheus_url}/api/v1/metadata")).await;
+            let body = poll_json(&format!("{prometheus_url}/api/v1/metadata")).await;
             families
                 .iter()
                 .all(|f| body["data"].get(f).is_some())
@@ -118,7 +128,7 @@ remote_write:
         "closeloop to hold the metadata Prometheus sent",
         Duration::from_secs(60),
         || async {
-            let (_, body) = get_json(&format!("{}/api/v1/metadata", closeloop.url)).await;
+            let body = poll_json(&format!("{}/api/v1/metadata", closeloop.url)).await;
             families
                 .iter()
                 .all(|f| body["data"].get(f).is_some())
@@ -179,7 +189,7 @@ remote_write:
         "the pushed family's metadata",
         Duration::from_secs(30),
         || async {
-            let (_, body) = get_json(&format!(
+            let body = poll_json(&format!(
                 "{}/api/v1/metadata?metric=batch_rows_total",
                 closeloop.url
             ))

@@ -76,6 +76,18 @@ pub mod serde_duration {
     }
 }
 
+/// Serde helper for an optional `Duration` field in Prometheus' syntax.
+pub mod serde_opt_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|text| super::parse_duration(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 /// Formats a duration the way Prometheus prints one (`1h30m`, `0s`).
 pub fn format_duration(d: Duration) -> String {
     let mut ms = d.as_millis() as u64;

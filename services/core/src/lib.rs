@@ -2,6 +2,7 @@
 //! label sets and their fingerprints, topic names, and the remote-write wire
 //! format. No I/O happens here; every other crate depends on this one.
 
+pub mod byte_size;
 pub mod duration;
 pub mod envelope;
 pub mod events;

@@ -54,6 +54,19 @@ impl Topic {
 /// the actuator's notification groups may run to.
 pub const EVALUATOR_CHECKPOINT_GROUP: &str = "evaluator";
 
+/// The group the evaluator commits under on each samples partition. The
+/// offset is the oldest record its window still needs (what the embedded
+/// log's retention must keep); the metadata, [`SamplesProgress`], says how
+/// far it has read, so ingest can tell how far behind it is.
+pub const EVALUATOR_SAMPLES_GROUP: &str = "evaluator";
+
+/// The metadata of an [`EVALUATOR_SAMPLES_GROUP`] commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SamplesProgress {
+    /// The next offset the evaluator will read.
+    pub read_next: u64,
+}
+
 /// The topic whose (empty) partitions are the evaluator's rule shards.
 pub fn evaluator_shards_topic(prefix: &str) -> String {
     format!("{prefix}.evaluator-shards")

@@ -33,7 +33,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub const CONSUMER_GROUP: &str = "evaluator";
+/// The group whose committed position on each samples partition is the
+/// oldest record the evaluator still needs (the lowest `samples_next` of
+/// its checkpoints), with how far it has read as metadata (see
+/// `closeloop_core::topics::EVALUATOR_SAMPLES_GROUP`). Evaluators before
+/// sharding kept their whole checkpoint here ([`LegacyCheckpoint`]).
+pub const CONSUMER_GROUP: &str = closeloop_core::topics::EVALUATOR_SAMPLES_GROUP;
 const BATCH: usize = 256;
 /// How long a read waits for new records before the loop goes round.
 const POLL_WAIT: Duration = Duration::from_millis(100);
@@ -160,9 +165,22 @@ impl Runner {
                     .min()
                     .unwrap_or(0)
             };
+            // Retention never passes the position committed under
+            // CONSUMER_GROUP; starting before the log start means that
+            // commit is gone (a deleted checkpoint), and the window only
+            // needs what retention kept anyway.
+            let start = log.start_offset(&samples_topic, partition).await?;
+            if next < start {
+                tracing::warn!(
+                    partition,
+                    checkpoint = next,
+                    log_start = start,
+                    "samples before the log start were removed by retention; replaying from the start"
+                );
+            }
             samples.push(PartitionCursor {
                 partition,
-                next,
+                next: next.max(start),
                 retained: VecDeque::new(),
             });
         }
@@ -555,6 +573,16 @@ impl Runner {
             samples_next.insert(cursor.partition, next_offset);
             let end = self.log.end_offset(&topic, cursor.partition).await?;
             lag += end.saturating_sub(cursor.next);
+            let progress = closeloop_core::topics::SamplesProgress {
+                read_next: cursor.next,
+            };
+            let needed = CommittedPosition {
+                next_offset,
+                metadata: serde_json::to_string(&progress).unwrap_or_default(),
+            };
+            self.log
+                .commit(CONSUMER_GROUP, &topic, cursor.partition, needed)
+                .await?;
         }
         closeloop_core::metrics::set_consumer_lag("evaluator", Topic::Samples, lag);
         let shards_topic = shards::shards_topic(&self.prefix);

@@ -21,6 +21,10 @@ pub enum IngestError {
     UnsupportedMediaType(String),
     #[error("event log cannot take data: {0}")]
     LogUnavailable(LogError),
+    /// Back-pressure: the evaluator is too far behind (module
+    /// `backpressure`); the reason is shown to the client.
+    #[error("{0}; retry later")]
+    Overloaded(String),
 }
 
 impl IngestError {
@@ -29,7 +33,9 @@ impl IngestError {
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::LogUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::LogUnavailable(_) | IngestError::Overloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! here evaluates anything.
 
 mod alerts_in;
+pub mod backpressure;
 mod deploy_webhooks;
 mod deploys;
 mod error;
@@ -66,6 +67,8 @@ pub struct IngestState {
     /// The pushed groups, folded from `closeloop.pushgroups`; one lock
     /// serializes pushes as the Pushgateway's write queue does.
     pub push_view: Arc<tokio::sync::Mutex<pushgateway::PushView>>,
+    /// Set while the evaluator is too far behind to take more samples.
+    pub backpressure: backpressure::Backpressure,
 }
 
 impl IngestState {
@@ -77,6 +80,18 @@ impl IngestState {
             clock: Arc::new(Utc::now),
             webhooks: WebhookSecrets::default(),
             push_view: Arc::default(),
+            backpressure: backpressure::Backpressure::default(),
+        }
+    }
+
+    /// 503 (with Retry-After) for samples while back-pressure is on.
+    pub(crate) fn refuse_if_behind(&self) -> Result<(), IngestError> {
+        match self.backpressure.refusal() {
+            Some(reason) => {
+                metrics::REFUSED_BEHIND.inc();
+                Err(IngestError::Overloaded(reason))
+            }
+            None => Ok(()),
         }
     }
 }

@@ -72,6 +72,14 @@ pub fn count_request(handler: &str, code: u16) {
 }
 
 /// Creates every ingest metric so /metrics shows them from the start.
+pub static REFUSED_BEHIND: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "closeloop_ingest_refused_behind_total",
+        "Sample requests answered 503 because the evaluator was too far behind (back-pressure)."
+    )
+    .expect("metric registers once")
+});
+
 pub fn register() {
     for handler in ["remote_write", "deploys"] {
         REQUESTS.with_label_values(&[handler, "204"]);
@@ -84,4 +92,5 @@ pub fn register() {
     LazyLock::force(&HISTOGRAMS_REFUSED);
     LazyLock::force(&EXEMPLARS_DROPPED);
     LazyLock::force(&OTLP_POINTS_REJECTED);
+    LazyLock::force(&REFUSED_BEHIND);
 }

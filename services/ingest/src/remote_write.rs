@@ -111,6 +111,7 @@ async fn accept(
         value: event.to_json().into(),
         timestamp_ms: occurred_at.timestamp_millis(),
     };
+    state.refuse_if_behind()?;
     let started = Instant::now();
     state.log.append(&topic, vec![record]).await?;
     metrics::APPEND_DURATION

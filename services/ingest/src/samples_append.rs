@@ -38,6 +38,7 @@ pub async fn append_samples_received<'a>(
         value: event.to_json().into(),
         timestamp_ms: occurred_at.timestamp_millis(),
     };
+    state.refuse_if_behind()?;
     let started = Instant::now();
     state.log.append(&topic, vec![record]).await?;
     metrics::APPEND_DURATION

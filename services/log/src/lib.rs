@@ -92,6 +92,15 @@ pub trait EventLog: Send + Sync + 'static {
     /// (Kafka's high watermark).
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError>;
 
+    /// The first offset still stored (Kafka's log start offset, its low
+    /// watermark): retention removed everything before it, and reading
+    /// before it is `LogError::Invalid`. The default, 0, is right for a log
+    /// that never removes records.
+    async fn start_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
+        let _ = (topic, partition);
+        Ok(0)
+    }
+
     /// Durably records a consumer group's position in one partition.
     async fn commit(
         &self,

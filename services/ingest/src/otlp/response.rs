@@ -86,6 +86,7 @@ pub fn failure(encoding: Encoding, err: &IngestError) -> Response {
                 "event log cannot take data right now; retry later".to_string(),
             )
         }
+        IngestError::Overloaded(reason) => (UNAVAILABLE, format!("{reason}; retry later")),
         IngestError::TooLarge(message) => (RESOURCE_EXHAUSTED, message.clone()),
         other => (INVALID_ARGUMENT, other.to_string()),
     };

@@ -107,6 +107,11 @@ pub(crate) fn parse_header(buf: &[u8]) -> Result<(usize, u64), Parsed> {
     Ok((total, u64_at(buf, 8)))
 }
 
+/// The record timestamp in a complete header (bytes 16..24).
+pub(crate) fn timestamp_in_header(header: &[u8; HEADER_LEN]) -> i64 {
+    i64::from_le_bytes(header[16..24].try_into().unwrap_or([0; 8]))
+}
+
 fn frame_len_at(buf: &[u8]) -> Result<usize, Parsed> {
     if buf.len() < 4 {
         return Err(Parsed::Incomplete { frame_len: None });

@@ -126,6 +126,27 @@ impl GroupStore {
             metadata: checkpoint.metadata,
         }))
     }
+
+    /// The lowest position any group committed in this partition, `None`
+    /// when no group ever committed there: what retention must not pass.
+    /// A group that stopped consuming keeps holding its position, as it
+    /// would in Kafka until its offsets expire. Blocking.
+    pub fn lowest_position(&self, topic: &str, partition: u32) -> Result<Option<Offset>, LogError> {
+        let mut lowest: Option<Offset> = None;
+        for group in fs::read_dir(&self.root)? {
+            let group = group?;
+            if !group.file_type()?.is_dir() {
+                continue;
+            }
+            let Some(name) = group.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if let Some(position) = self.committed(&name, topic, partition)? {
+                lowest = Some(lowest.map_or(position.next_offset, |l| l.min(position.next_offset)));
+            }
+        }
+        Ok(lowest)
+    }
 }
 
 #[cfg(test)]

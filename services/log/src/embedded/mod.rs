@@ -14,13 +14,15 @@ mod groups;
 mod options;
 mod partition;
 mod recovery;
+mod retention;
 mod segment;
 mod sync;
 mod topics;
 mod view;
 mod writer;
 
-pub use options::EmbeddedOptions;
+pub use options::{EmbeddedOptions, Retention};
+pub use retention::RetentionSummary;
 
 use crate::{
     partition_for_key, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
@@ -29,6 +31,7 @@ use crate::{
 use async_trait::async_trait;
 use groups::GroupStore;
 use partition::PartitionHandle;
+use retention::{RetentionThread, TopicMap};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -42,18 +45,21 @@ use std::time::Duration;
 pub struct EmbeddedLog {
     dir: PathBuf,
     options: EmbeddedOptions,
-    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    topics: TopicMap,
     /// Serializes topic creation, so two first appends to a new topic do
     /// not both create it.
     creating: tokio::sync::Mutex<()>,
     groups: Arc<GroupStore>,
     writers: Mutex<Vec<JoinHandle<()>>>,
+    /// Deletes expired segments in the background, when a topic has a
+    /// retention policy.
+    retention: Option<RetentionThread>,
     /// Held open for the life of the log: the directory's exclusive lock.
     _lock: std::fs::File,
 }
 
 #[derive(Debug)]
-struct Topic {
+pub(crate) struct Topic {
     partitions: Vec<PartitionHandle>,
 }
 
@@ -74,15 +80,49 @@ impl EmbeddedLog {
                 })??
         };
         tracing::info!(dir = %dir.display(), topics = opened.topics.len(), "embedded log opened");
+        let topics: TopicMap = Arc::new(RwLock::new(opened.topics));
+        let groups = Arc::new(opened.groups);
+        let retention = if options.retention.is_empty() {
+            None
+        } else {
+            Some(RetentionThread::spawn(
+                Arc::clone(&topics),
+                Arc::clone(&groups),
+                options.retention.clone(),
+                options.fsync,
+                options.retention_check_interval,
+                &dir,
+            )?)
+        };
         Ok(Self {
             dir,
             options,
-            topics: RwLock::new(opened.topics),
+            topics,
             creating: tokio::sync::Mutex::new(()),
-            groups: Arc::new(opened.groups),
+            groups,
             writers: Mutex::new(opened.writers),
+            retention,
             _lock: opened.lock,
         })
+    }
+
+    /// Runs one retention pass now, as of `now_ms` (unix milliseconds), on
+    /// the topics the options give a policy; the background thread runs
+    /// the same pass every `retention_check_interval`.
+    pub async fn apply_retention(&self, now_ms: i64) -> Result<RetentionSummary, LogError> {
+        let (topics, groups) = (Arc::clone(&self.topics), Arc::clone(&self.groups));
+        let (policies, fsync) = (self.options.retention.clone(), self.options.fsync);
+        tokio::task::spawn_blocking(move || {
+            retention::run_pass(&topics, &groups, &policies, fsync, now_ms)
+        })
+        .await
+        .map_err(|error| LogError::Unavailable(format!("retention task failed: {error}")))?
+    }
+
+    /// Durable bytes of one partition's segments.
+    pub async fn stored_bytes(&self, topic: &str, partition: u32) -> Result<u64, LogError> {
+        let (topic, index) = self.partition(topic, partition).await?;
+        Ok(topic.partitions[index].view().stored_bytes())
     }
 
     /// Stops the writer threads after they have answered every queued
@@ -91,9 +131,17 @@ impl EmbeddedLog {
         let EmbeddedLog {
             topics,
             writers,
+            retention,
             _lock: lock,
             ..
         } = self;
+        if let Some(retention) = retention {
+            tokio::task::spawn_blocking(move || retention.stop())
+                .await
+                .map_err(|error| {
+                    LogError::Unavailable(format!("stopping retention failed: {error}"))
+                })?;
+        }
         // Dropping the topics drops the queues' senders, which ends each
         // writer loop once its queue is drained.
         drop(topics);
@@ -304,6 +352,11 @@ impl EventLog for EmbeddedLog {
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
         let (topic, index) = self.partition(topic, partition).await?;
         Ok(topic.partitions[index].end_offset())
+    }
+
+    async fn start_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
+        let (topic, index) = self.partition(topic, partition).await?;
+        Ok(topic.partitions[index].view().start_offset())
     }
 
     async fn commit(

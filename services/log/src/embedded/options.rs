@@ -2,7 +2,19 @@
 //! Prometheus remote-write batches (tens to hundreds of KB each).
 
 use crate::LogError;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// How much of a topic each partition keeps; `None` is no limit. Whole
+/// segments go, oldest first, once every record in one is older than
+/// `max_age` (by record timestamp) or the partition holds more than
+/// `max_bytes` — but never a segment a consumer group has not read past
+/// (see [`super::EmbeddedLog`]), and never the segment being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddedOptions {
@@ -32,6 +44,10 @@ pub struct EmbeddedOptions {
     /// `false` skips every fsync: only for tests, where durability against
     /// power loss does not matter and speed does.
     pub fsync: bool,
+    /// Retention per topic name; topics not named keep every record.
+    pub retention: BTreeMap<String, Retention>,
+    /// How often the retention pass runs (only when `retention` names a topic).
+    pub retention_check_interval: Duration,
 }
 
 impl Default for EmbeddedOptions {
@@ -47,6 +63,8 @@ impl Default for EmbeddedOptions {
             index_interval_bytes: 64 * 1024,
             max_read_bytes: 16 * 1024 * 1024,
             fsync: true,
+            retention: BTreeMap::new(),
+            retention_check_interval: Duration::from_secs(60),
         }
     }
 }
@@ -68,6 +86,9 @@ impl EmbeddedOptions {
         }
         if self.index_interval_bytes == 0 || self.max_read_bytes == 0 {
             return invalid("index_interval_bytes and max_read_bytes must be positive");
+        }
+        if !self.retention.is_empty() && self.retention_check_interval.is_zero() {
+            return invalid("retention_check_interval must be positive");
         }
         Ok(())
     }

@@ -82,6 +82,10 @@ impl PartitionHandle {
         self.view.end_offset()
     }
 
+    pub fn view(&self) -> &Arc<PartitionView> {
+        &self.view
+    }
+
     /// Queues records (already checked against the record size limit) for
     /// the writer. Never waits for queue space: a full queue is
     /// `Unavailable` at once, which ingest turns into a 503 the sender

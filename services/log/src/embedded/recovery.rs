@@ -101,6 +101,7 @@ pub(crate) fn recover_partition(
             file: Arc::new(File::open(&path)?),
             path,
             index: scan.index,
+            max_timestamp_ms: scan.max_timestamp_ms,
         });
     }
     let Some((active_file, indexer)) = active else {

@@ -64,6 +64,10 @@ pub(crate) struct SegmentView {
     pub file: Arc<File>,
     /// Sparse index, ascending; the first record (if any) is always indexed.
     pub index: Vec<IndexEntry>,
+    /// Newest record timestamp in the segment (`i64::MIN` while empty):
+    /// time-based retention removes a segment once this is old enough, as
+    /// Kafka does with its segments' largest timestamp.
+    pub max_timestamp_ms: i64,
 }
 
 impl SegmentView {
@@ -131,6 +135,7 @@ pub(crate) struct Scan {
     pub indexer: Indexer,
     /// Position and reason of the first bad frame, if the scan stopped early.
     pub defect: Option<(u64, &'static str)>,
+    pub max_timestamp_ms: i64,
 }
 
 /// Scans a segment from the start. With `verify`, every frame's checksum is
@@ -157,6 +162,7 @@ pub(crate) fn scan(
     let mut expected = base_offset;
     let mut frame_buf = Vec::new();
     let mut header = [0u8; HEADER_LEN];
+    let mut max_timestamp_ms = i64::MIN;
     let defect = loop {
         if position == file_len {
             break None;
@@ -187,6 +193,7 @@ pub(crate) fn scan(
         if let Some(entry) = indexer.entry_for(offset, position) {
             index.push(entry);
         }
+        max_timestamp_ms = max_timestamp_ms.max(frame::timestamp_in_header(&header));
         position += frame_len as u64;
         expected += 1;
     };
@@ -197,6 +204,7 @@ pub(crate) fn scan(
         index,
         indexer,
         defect,
+        max_timestamp_ms,
     })
 }
 
@@ -293,6 +301,7 @@ mod tests {
                     position: 500,
                 },
             ],
+            max_timestamp_ms: i64::MIN,
         };
         assert_eq!(view.seek_point(10).position, 0);
         assert_eq!(view.seek_point(19).position, 0);

@@ -26,6 +26,8 @@ pub(crate) struct Written {
     pub end_offset: Offset,
     /// Segment length after this batch.
     pub len: u64,
+    /// Newest record timestamp of the batch.
+    pub max_timestamp_ms: i64,
     /// Each request with the offset of its first record.
     pub requests: Vec<(AppendRequest, Offset)>,
 }
@@ -130,7 +132,12 @@ impl SyncStage {
                         if let Some(segment) = batch.new_segment {
                             view.push_segment(segment);
                         }
-                        view.publish_append(batch.entries, batch.end_offset, batch.len);
+                        view.publish_append(
+                            batch.entries,
+                            batch.end_offset,
+                            batch.len,
+                            batch.max_timestamp_ms,
+                        );
                         for (request, first) in batch.requests {
                             // The caller may have stopped waiting; its
                             // records are durable anyway.

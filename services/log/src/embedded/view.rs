@@ -5,6 +5,7 @@
 
 use super::frame::{self, Parsed, HEADER_LEN};
 use super::segment::{self, IndexEntry, SegmentView};
+use super::Retention;
 use crate::{LogError, Offset, StoredRecord};
 use bytes::Bytes;
 use std::fs::File;
@@ -65,11 +66,18 @@ impl PartitionView {
 
     /// Makes a durable batch visible: extends the active segment and wakes
     /// waiting readers. Called by the writer after `sync_data` returned.
-    pub fn publish_append(&self, entries: Vec<IndexEntry>, end_offset: Offset, len: u64) {
+    pub fn publish_append(
+        &self,
+        entries: Vec<IndexEntry>,
+        end_offset: Offset,
+        len: u64,
+        max_timestamp_ms: i64,
+    ) {
         if let Some(active) = self.write_segments().last_mut() {
             active.index.extend(entries);
             active.end_offset = end_offset;
             active.len = len;
+            active.max_timestamp_ms = active.max_timestamp_ms.max(max_timestamp_ms);
         }
         self.end.send_replace(end_offset);
     }
@@ -84,6 +92,52 @@ impl PartitionView {
             end_offset: segment.end_offset,
             last_indexed: segment.index.last().map(|entry| entry.position),
         })
+    }
+
+    /// The first offset still stored (Kafka's log start offset): what
+    /// retention removed lies before it.
+    pub fn start_offset(&self) -> Offset {
+        self.read_segments()
+            .first()
+            .map_or(0, |segment| segment.base_offset)
+    }
+
+    /// Durable bytes of every segment.
+    pub fn stored_bytes(&self) -> u64 {
+        self.read_segments().iter().map(|segment| segment.len).sum()
+    }
+
+    /// Takes the oldest segments `policy` lets go off the list, and returns
+    /// them for the caller to delete. Never the active (last) segment, and
+    /// never one holding an offset at or past `needed_from`, the lowest
+    /// position a consumer still reads from. Only a prefix goes, so the
+    /// partition stays contiguous from its new start offset.
+    pub fn take_expired(
+        &self,
+        policy: &Retention,
+        needed_from: Offset,
+        now_ms: i64,
+    ) -> Vec<SegmentView> {
+        let mut segments = self.write_segments();
+        let mut remaining: u64 = segments.iter().map(|segment| segment.len).sum();
+        let oldest_kept_ms = policy
+            .max_age
+            .map(|age| now_ms.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX)));
+        let mut expired = 0;
+        while expired + 1 < segments.len() {
+            let segment = &segments[expired];
+            if segment.end_offset > needed_from {
+                break;
+            }
+            let too_old = oldest_kept_ms.is_some_and(|oldest| segment.max_timestamp_ms < oldest);
+            let too_big = policy.max_bytes.is_some_and(|max| remaining > max);
+            if !(too_old || too_big) {
+                break;
+            }
+            remaining -= segment.len;
+            expired += 1;
+        }
+        segments.drain(..expired).collect()
     }
 
     /// Adds a new segment after a roll, once its first batch is durable.
@@ -117,8 +171,9 @@ impl PartitionView {
         let segments = self.read_segments();
         let at = segments.partition_point(|segment| segment.base_offset <= offset);
         let Some(index) = at.checked_sub(1) else {
-            return Err(LogError::Corrupt(format!(
-                "{}/{}: offset {offset} precedes the first segment",
+            let start = segments.first().map_or(0, |segment| segment.base_offset);
+            return Err(LogError::Invalid(format!(
+                "{}/{}: offset {offset} is before the log start {start} (retention removed it)",
                 self.topic, self.partition
             )));
         };

@@ -164,9 +164,11 @@ impl PartitionWriter {
         let mut entries: Vec<IndexEntry> = Vec::new();
         let mut firsts = Vec::with_capacity(batch.len());
         let mut offset = self.next_offset;
+        let mut max_timestamp_ms = i64::MIN;
         for request in &batch {
             firsts.push(offset);
             for record in &request.records {
+                max_timestamp_ms = max_timestamp_ms.max(record.timestamp_ms);
                 let position = self.len + self.buf.len() as u64;
                 entries.extend(indexer.entry_for(offset, position));
                 frame::encode(
@@ -200,6 +202,7 @@ impl PartitionWriter {
             entries,
             end_offset: offset,
             len: self.len,
+            max_timestamp_ms,
             requests: batch.into_iter().zip(firsts).collect(),
         });
         Ok(())
@@ -296,6 +299,7 @@ impl PartitionWriter {
             path,
             file: Arc::new(read_handle),
             index: Vec::new(),
+            max_timestamp_ms: i64::MIN,
         });
         self.file = Arc::new(file);
         self.len = 0;

@@ -261,6 +261,34 @@ impl KafkaLog {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// The partition's (log start, high watermark) offsets from its leader.
+    async fn watermarks(&self, topic: &str, partition: u32) -> Result<(Offset, Offset), LogError> {
+        self.check_partition(topic, partition).await?;
+        let admin = Arc::clone(self.topics.client());
+        let name = topic.to_string();
+        let partition_i32 = partition_i32(partition)?;
+        let timeout = self.options.request_timeout;
+        let watermarks = tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_watermarks(&name, partition_i32, timeout)
+        })
+        .await
+        .map_err(|error| LogError::Unavailable(format!("watermark task failed: {error}")))?;
+        let (low, high) = watermarks.map_err(|error| {
+            if is_unknown_topic(&error) {
+                self.forget_topic(topic);
+            }
+            log_error(&format!("watermarks of {topic}/{partition}"), &error)
+        })?;
+        let offset = |value: i64| {
+            u64::try_from(value).map_err(|_| {
+                LogError::Unavailable(format!("watermarks of {topic}/{partition}: got {value}"))
+            })
+        };
+        Ok((offset(low)?, offset(high)?))
+    }
 }
 
 #[async_trait]
@@ -380,29 +408,13 @@ impl EventLog for KafkaLog {
     }
 
     async fn end_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
-        self.check_partition(topic, partition).await?;
-        let admin = Arc::clone(self.topics.client());
-        let name = topic.to_string();
-        let partition_i32 = partition_i32(partition)?;
-        let timeout = self.options.request_timeout;
-        let watermarks = tokio::task::spawn_blocking(move || {
-            admin
-                .inner()
-                .fetch_watermarks(&name, partition_i32, timeout)
-        })
-        .await
-        .map_err(|error| LogError::Unavailable(format!("watermark task failed: {error}")))?;
-        let (_low, high) = watermarks.map_err(|error| {
-            if is_unknown_topic(&error) {
-                self.forget_topic(topic);
-            }
-            log_error(&format!("end offset of {topic}/{partition}"), &error)
-        })?;
-        let end = u64::try_from(high).map_err(|_| {
-            LogError::Unavailable(format!("end offset of {topic}/{partition}: got {high}"))
-        })?;
+        let (_, end) = self.watermarks(topic, partition).await?;
         self.note_end(topic, partition, end);
         Ok(end)
+    }
+
+    async fn start_offset(&self, topic: &str, partition: u32) -> Result<Offset, LogError> {
+        Ok(self.watermarks(topic, partition).await?.0)
     }
 
     async fn commit(

@@ -51,6 +51,11 @@ pub struct KafkaOptions {
     /// Replicas of a topic the backend creates; `None` takes the broker's
     /// `default.replication.factor`.
     pub replication_factor: Option<u16>,
+    /// Topic configs (`retention.ms`, `retention.bytes`, `cleanup.policy`,
+    /// ...) set on a topic, by name, when the backend creates it. Topics
+    /// that already exist keep theirs: change them with the cluster's own
+    /// tools (`kafka-configs --alter`).
+    pub topic_config: BTreeMap<String, BTreeMap<String, String>>,
     /// How long an append waits for every broker acknowledgement before it
     /// fails with `Unavailable` (librdkafka's `message.timeout.ms`). Short,
     /// so ingest answers 503 quickly and the sender retries, instead of
@@ -82,6 +87,7 @@ impl Default for KafkaOptions {
             client_config: BTreeMap::new(),
             default_partitions: 1,
             replication_factor: None,
+            topic_config: BTreeMap::new(),
             append_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             max_idle_readers: 32,
@@ -110,6 +116,7 @@ impl fmt::Debug for KafkaOptions {
             .field("client_config", &client_config)
             .field("default_partitions", &self.default_partitions)
             .field("replication_factor", &self.replication_factor)
+            .field("topic_config", &self.topic_config)
             .field("append_timeout", &self.append_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("max_idle_readers", &self.max_idle_readers)

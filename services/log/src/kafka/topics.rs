@@ -49,6 +49,8 @@ pub(crate) struct Topics {
     partitions: u32,
     replication: i32,
     timeout: Duration,
+    /// Configs set on a topic at creation, by topic name.
+    configs: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl Topics {
@@ -63,6 +65,7 @@ impl Topics {
             // -1 asks the broker for its default.replication.factor (KIP-464).
             replication: options.replication_factor.map_or(-1, i32::from),
             timeout: options.request_timeout,
+            configs: options.topic_config.clone(),
         }
     }
 
@@ -179,6 +182,10 @@ impl Topics {
         if compact {
             new_topic = new_topic.set("cleanup.policy", "compact");
         }
+        let configs = self.configs.get(topic);
+        for (name, value) in configs.into_iter().flatten() {
+            new_topic = new_topic.set(name, value);
+        }
         let options = AdminOptions::new()
             .request_timeout(Some(self.timeout))
             .operation_timeout(Some(self.timeout));
@@ -195,6 +202,7 @@ impl Topics {
                         partitions = count,
                         compact,
                         replication = self.replication,
+                        configs = ?configs,
                         "topic created"
                     );
                 }
