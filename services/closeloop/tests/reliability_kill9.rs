@@ -129,24 +129,36 @@ async fn no_acknowledged_sample_is_lost_when_closeloop_is_killed_under_load() {
                         .body(body.clone())
                         .send()
                         .await;
-                    let mut t = tally.lock().unwrap();
-                    match sent {
-                        Ok(r) if r.status().is_success() => {
-                            t.acknowledged.push(batch);
-                            break;
-                        }
-                        Ok(r) if r.status() == 503 => {
-                            t.refused_503 += 1;
-                            if r.headers().get("retry-after").is_none() {
-                                t.refused_503_without_retry_after += 1;
+                    let acknowledged = {
+                        let mut t = tally.lock().unwrap();
+                        match sent {
+                            Ok(r) if r.status().is_success() => {
+                                t.acknowledged.push(batch);
+                                true
+                            }
+                            Ok(r) if r.status() == 503 => {
+                                t.refused_503 += 1;
+                                if r.headers().get("retry-after").is_none() {
+                                    t.refused_503_without_retry_after += 1;
+                                }
+                                t.retries += 1;
+                                false
+                            }
+                            Ok(r) => {
+                                t.unexpected.push(r.status().to_string());
+                                t.retries += 1;
+                                false
+                            }
+                            // The process is gone or restarting.
+                            Err(_) => {
+                                t.retries += 1;
+                                false
                             }
                         }
-                        Ok(r) => t.unexpected.push(r.status().to_string()),
-                        // The process is gone or restarting.
-                        Err(_) => {}
+                    };
+                    if acknowledged {
+                        break;
                     }
-                    t.retries += 1;
-                    drop(t);
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }

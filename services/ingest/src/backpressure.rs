@@ -42,7 +42,10 @@ impl Backpressure {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if refusing.is_some() != reason.is_some() {
             match &reason {
-                Some(why) => tracing::warn!(reason = why, "refusing samples until the evaluator catches up"),
+                Some(why) => tracing::warn!(
+                    reason = why,
+                    "refusing samples until the evaluator catches up"
+                ),
                 None => tracing::info!("the evaluator caught up; taking samples again"),
             }
         }

@@ -100,7 +100,10 @@ async fn samples_get_503_with_the_reason_while_the_evaluator_is_behind() {
                 .await
         })
     };
-    wait_until("back-pressure to turn on", || backpressure.refusal().is_some()).await;
+    wait_until("back-pressure to turn on", || {
+        backpressure.refusal().is_some()
+    })
+    .await;
 
     let response = app.clone().oneshot(remote_write()).await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -111,19 +114,28 @@ async fn samples_get_503_with_the_reason_while_the_evaluator_is_behind() {
         body.contains("evaluator is 8 samples records behind (limit 5"),
         "{body}"
     );
-    assert_eq!(log.end_offset(SAMPLES, 0).await.unwrap(), 10, "nothing appended");
+    assert_eq!(
+        log.end_offset(SAMPLES, 0).await.unwrap(),
+        10,
+        "nothing appended"
+    );
 
     // Deploys are not samples: still taken.
     let deploy = Request::post("/api/v1/deploys")
         .header("content-type", "application/json")
-        .body(Body::from(r#"{"service":"api","environment":"prod","version":"v1.2.3"}"#))
+        .body(Body::from(
+            r#"{"service":"api","environment":"prod","version":"v1.2.3"}"#,
+        ))
         .unwrap();
     let status = app.clone().oneshot(deploy).await.unwrap().status();
     assert!(status.is_success(), "deploy answered {status}");
 
     // The evaluator catches up: samples are taken again.
     report_progress(&*log, 10).await;
-    wait_until("back-pressure to turn off", || backpressure.refusal().is_none()).await;
+    wait_until("back-pressure to turn off", || {
+        backpressure.refusal().is_none()
+    })
+    .await;
     let status = app.oneshot(remote_write()).await.unwrap().status();
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(log.end_offset(SAMPLES, 0).await.unwrap(), 11);

@@ -41,9 +41,7 @@ pub(crate) fn run_pass(
             let partition = partition as u32;
             // Nobody has committed here: nothing pins the data but the
             // policy, as in Kafka.
-            let needed_from = groups
-                .lowest_position(name, partition)?
-                .unwrap_or(u64::MAX);
+            let needed_from = groups.lowest_position(name, partition)?.unwrap_or(u64::MAX);
             let expired = handle.view().take_expired(policy, needed_from, now_ms);
             let Some(last) = expired.last() else { continue };
             let new_start = last.end_offset;
@@ -128,5 +126,7 @@ impl RetentionThread {
 pub(crate) fn unix_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
 }
