@@ -189,18 +189,37 @@ async fn serve(args: ServeArgs) -> Result<()> {
     }
     ready.store(false, Ordering::SeqCst);
     let _ = stop_tx.send(true);
-    while let Some(ended) = running.join_next().await {
-        match ended {
-            Ok((task, Err(err))) => {
-                failed = true;
-                tracing::error!(task, error = %format!("{err:#}"), "task failed during shutdown");
+    // Each task stops taking work, finishes what it holds and commits; a
+    // task still busy after the grace period (a tracker call stuck past its
+    // own timeouts) is abandoned, and the exit code says so. What it had
+    // not committed is redone after the restart, as after a crash.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while let Some(ended) = running.join_next().await {
+            match ended {
+                Ok((task, Err(err))) => {
+                    failed = true;
+                    tracing::error!(task, error = %format!("{err:#}"), "task failed during shutdown");
+                }
+                Err(join) => {
+                    failed = true;
+                    tracing::error!(error = %join, "task panicked during shutdown");
+                }
+                Ok(_) => {}
             }
-            Err(join) => {
-                failed = true;
-                tracing::error!(error = %join, "task panicked during shutdown");
-            }
-            Ok(_) => {}
         }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::error!(
+            grace = ?SHUTDOWN_GRACE,
+            tasks_left = running.len(),
+            "tasks did not stop within the shutdown grace period; abandoning them"
+        );
+        running.abort_all();
+        anyhow::bail!(
+            "closeloop did not stop within {SHUTDOWN_GRACE:?}: {} tasks abandoned; their uncommitted work is redone on restart",
+            running.len()
+        );
     }
     if failed {
         anyhow::bail!("closeloop stopped because a task failed (see the log above)");
@@ -208,6 +227,10 @@ async fn serve(args: ServeArgs) -> Result<()> {
     tracing::info!("closeloop stopped");
     Ok(())
 }
+
+/// How long a SIGTERM may take: Kubernetes' default
+/// `terminationGracePeriodSeconds` is 30 s, after which it sends SIGKILL.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(25);
 
 async fn termination() {
     let ctrl_c = tokio::signal::ctrl_c();
