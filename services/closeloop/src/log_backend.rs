@@ -64,7 +64,7 @@ fn embedded_retention(config: &Config) -> BTreeMap<String, Retention> {
 /// from the start when they restart and a broker's default (7 days) would
 /// delete state they need. Unlike the embedded log, the brokers do not
 /// wait for the evaluator to have read a segment before deleting it.
-pub fn kafka_topic_configs(
+fn kafka_topic_configs(
     prefix: &str,
     retention: &RetentionConfig,
 ) -> BTreeMap<String, BTreeMap<String, String>> {

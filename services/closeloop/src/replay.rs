@@ -95,18 +95,6 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
 
     let samples = Topic::Samples.name(prefix);
     let earliest_needed = from_ms - evaluator.retention_ms();
-    let mut total = 0;
-    for partition in 0..log.partitions(&samples).await? {
-        let start = log.start_offset(&samples, partition).await?;
-        total += log.end_offset(&samples, partition).await? - start;
-    }
-    let progress = ProgressBar::new(total);
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed_precise} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut alerts: BTreeMap<String, Backtested> = BTreeMap::new();
-    let lateness_ms = config.evaluation.lateness.as_millis() as i64;
     // Partitions are read a batch each in turn, and event time advances
     // only as far as every partition still being read has got, as the live
     // evaluator's does: records of one partition are in time order, those
@@ -123,6 +111,14 @@ async fn replay(args: ReplayArgs) -> Result<bool> {
             newest_ms: i64::MIN,
         });
     }
+    let total = cursors.iter().map(|c| c.end - c.next).sum();
+    let progress = ProgressBar::new(total);
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} records {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut alerts: BTreeMap<String, Backtested> = BTreeMap::new();
+    let lateness_ms = config.evaluation.lateness.as_millis() as i64;
     while cursors.iter().any(|c| c.next < c.end) {
         for cursor in cursors.iter_mut().filter(|c| c.next < c.end) {
             let records = log

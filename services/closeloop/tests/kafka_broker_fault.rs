@@ -10,9 +10,7 @@
 
 mod support;
 
-use closeloop_core::{Event, EventPayload};
 use closeloop_log::kafka::{KafkaLog, KafkaOptions};
-use closeloop_log::EventLog;
 use prost::Message;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -230,35 +228,10 @@ async fn acknowledged_samples_survive_a_broker_restart_and_the_outage_answers_50
     .await
     .expect("connecting to the restarted broker");
     let topic = format!("{prefix}.samples");
-    let mut stored = BTreeSet::new();
-    for partition in 0..log.partitions(&topic).await.unwrap() {
-        let end = log.end_offset(&topic, partition).await.unwrap();
-        let mut next = 0;
-        while next < end {
-            let records = log
-                .read(&topic, partition, next, 500, Duration::from_secs(5))
-                .await
-                .unwrap();
-            let Some(last) = records.last() else { break };
-            next = last.offset + 1;
-            for record in records {
-                let event = Event::from_json(&record.value).expect("an event");
-                let EventPayload::SamplesReceived(batch) = event.payload else {
-                    continue;
-                };
-                let raw = snap::raw::Decoder::new()
-                    .decompress_vec(&batch.body)
-                    .unwrap();
-                let request =
-                    closeloop_core::remote_write::WriteRequest::decode(raw.as_slice()).unwrap();
-                for series in request.timeseries {
-                    for sample in series.samples {
-                        stored.insert(sample.value as u64);
-                    }
-                }
-            }
-        }
-    }
+    let stored: BTreeSet<u64> = stored_sample_values(&log, &topic)
+        .await
+        .into_keys()
+        .collect();
     let outcomes = outcomes.lock().unwrap();
     let lost: Vec<&u64> = outcomes.acknowledged.difference(&stored).collect();
     assert!(

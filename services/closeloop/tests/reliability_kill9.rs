@@ -14,9 +14,7 @@
 mod support;
 
 use closeloop_core::remote_write::{Label, Sample, TimeSeries, WriteRequest};
-use closeloop_core::{Event, EventPayload};
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
-use closeloop_log::EventLog;
 use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,35 +169,7 @@ async fn stored_samples(log_dir: &std::path::Path) -> BTreeMap<u64, u32> {
     let log = EmbeddedLog::open(log_dir, EmbeddedOptions::default())
         .await
         .expect("opening the log closeloop wrote");
-    let topic = "closeloop.samples";
-    let mut stored: BTreeMap<u64, u32> = BTreeMap::new();
-    for partition in 0..log.partitions(topic).await.unwrap() {
-        let end = log.end_offset(topic, partition).await.unwrap();
-        let mut next = 0;
-        while next < end {
-            let records = log
-                .read(topic, partition, next, 500, Duration::ZERO)
-                .await
-                .expect("reading the samples topic: a corrupt log is a failure");
-            let Some(last) = records.last() else { break };
-            next = last.offset + 1;
-            for record in records {
-                let event = Event::from_json(&record.value).expect("an event");
-                let EventPayload::SamplesReceived(batch) = event.payload else {
-                    continue;
-                };
-                let raw = snap::raw::Decoder::new()
-                    .decompress_vec(&batch.body)
-                    .expect("a snappy body");
-                let request = WriteRequest::decode(raw.as_slice()).expect("a write request");
-                for series in request.timeseries {
-                    for sample in series.samples {
-                        *stored.entry(sample.value as u64).or_default() += 1;
-                    }
-                }
-            }
-        }
-    }
+    let stored = stored_sample_values(&log, "closeloop.samples").await;
     log.close().await.unwrap();
     stored
 }

@@ -84,6 +84,9 @@ struct PartitionCursor {
     /// (offset, newest sample time) of records still inside the window,
     /// to find the offset a restart must replay from.
     retained: VecDeque<(Offset, i64)>,
+    /// (needed from, read next) as last committed under [`CONSUMER_GROUP`],
+    /// so an idle evaluator does not rewrite the same position each commit.
+    reported: Option<(Offset, Offset)>,
 }
 
 pub struct Runner {
@@ -182,6 +185,7 @@ impl Runner {
                 partition,
                 next: next.max(start),
                 retained: VecDeque::new(),
+                reported: None,
             });
         }
         evaluator.restore_ticks(&ticks);
@@ -573,16 +577,19 @@ impl Runner {
             samples_next.insert(cursor.partition, next_offset);
             let end = self.log.end_offset(&topic, cursor.partition).await?;
             lag += end.saturating_sub(cursor.next);
-            let progress = closeloop_core::topics::SamplesProgress {
-                read_next: cursor.next,
-            };
-            let needed = CommittedPosition {
-                next_offset,
-                metadata: serde_json::to_string(&progress).unwrap_or_default(),
-            };
-            self.log
-                .commit(CONSUMER_GROUP, &topic, cursor.partition, needed)
-                .await?;
+            if cursor.reported != Some((next_offset, cursor.next)) {
+                let progress = closeloop_core::topics::SamplesProgress {
+                    read_next: cursor.next,
+                };
+                let needed = CommittedPosition {
+                    next_offset,
+                    metadata: serde_json::to_string(&progress).unwrap_or_default(),
+                };
+                self.log
+                    .commit(CONSUMER_GROUP, &topic, cursor.partition, needed)
+                    .await?;
+                cursor.reported = Some((next_offset, cursor.next));
+            }
         }
         closeloop_core::metrics::set_consumer_lag("evaluator", Topic::Samples, lag);
         let shards_topic = shards::shards_topic(&self.prefix);

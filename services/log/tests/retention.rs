@@ -43,6 +43,15 @@ async fn append(log: &EmbeddedLog, count: usize, at_ms: i64) {
     }
 }
 
+/// Records `group` as having read up to `next_offset` of the partition.
+async fn commit(log: &EmbeddedLog, group: &str, next_offset: u64) {
+    let position = CommittedPosition {
+        next_offset,
+        metadata: String::new(),
+    };
+    log.commit(group, TOPIC, 0, position).await.expect("commit");
+}
+
 fn two_hours() -> Retention {
     Retention {
         max_age: Some(Duration::from_secs(2 * 3600)),
@@ -106,28 +115,8 @@ async fn a_consumer_that_has_not_read_a_segment_keeps_it() {
         .await
         .unwrap();
     append(&log, 80, NOW_MS - 5 * HOUR_MS).await;
-    log.commit(
-        "slow-reader",
-        TOPIC,
-        0,
-        CommittedPosition {
-            next_offset: 20,
-            metadata: String::new(),
-        },
-    )
-    .await
-    .unwrap();
-    log.commit(
-        "fast-reader",
-        TOPIC,
-        0,
-        CommittedPosition {
-            next_offset: 80,
-            metadata: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    commit(&log, "slow-reader", 20).await;
+    commit(&log, "fast-reader", 80).await;
     log.apply_retention(NOW_MS).await.unwrap();
     let start = log.start_offset(TOPIC, 0).await.unwrap();
     assert!(
@@ -140,17 +129,7 @@ async fn a_consumer_that_has_not_read_a_segment_keeps_it() {
     );
 
     // Once it moves on, the rest goes, but never the active segment.
-    log.commit(
-        "slow-reader",
-        TOPIC,
-        0,
-        CommittedPosition {
-            next_offset: 80,
-            metadata: String::new(),
-        },
-    )
-    .await
-    .unwrap();
+    commit(&log, "slow-reader", 80).await;
     log.apply_retention(NOW_MS).await.unwrap();
     let start = log.start_offset(TOPIC, 0).await.unwrap();
     assert!(start > 20 && start < 80, "start {start}");

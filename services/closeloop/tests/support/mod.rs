@@ -381,3 +381,46 @@ impl Redmine {
         response["issue"].clone()
     }
 }
+
+/// Every sample value in the `SamplesReceived` events of `topic`, with how
+/// many times it is stored: the reliability tests give each sample its own
+/// id as its value, so this is what the log holds, counted.
+pub async fn stored_sample_values(
+    log: &dyn closeloop_log::EventLog,
+    topic: &str,
+) -> std::collections::BTreeMap<u64, u32> {
+    use prost::Message;
+    let mut stored = std::collections::BTreeMap::new();
+    for partition in 0..log.partitions(topic).await.expect("partitions") {
+        let end = log.end_offset(topic, partition).await.expect("end offset");
+        let mut next = log
+            .start_offset(topic, partition)
+            .await
+            .expect("start offset");
+        while next < end {
+            let records = log
+                .read(topic, partition, next, 500, Duration::from_secs(5))
+                .await
+                .expect("reading the samples topic: a corrupt log is a failure");
+            let Some(last) = records.last() else { break };
+            next = last.offset + 1;
+            for record in records {
+                let event = closeloop_core::Event::from_json(&record.value).expect("an event");
+                let closeloop_core::EventPayload::SamplesReceived(batch) = event.payload else {
+                    continue;
+                };
+                let raw = snap::raw::Decoder::new()
+                    .decompress_vec(&batch.body)
+                    .expect("a snappy body");
+                let request = closeloop_core::remote_write::WriteRequest::decode(raw.as_slice())
+                    .expect("a write request");
+                for series in request.timeseries {
+                    for sample in series.samples {
+                        *stored.entry(sample.value as u64).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    stored
+}
