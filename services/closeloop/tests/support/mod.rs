@@ -13,11 +13,24 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A port free right now and never handed out before in this test binary.
+/// The kernel may give the same ephemeral port to two binds in a row once
+/// the first is released; two tests of one binary running in parallel
+/// would then start two servers on one port, and the test whose server
+/// lost the bind would talk to the other test's server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding a free port")
+    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("binding a free port");
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `probe` until it returns `Some`, or fails naming `what`.
@@ -120,7 +133,7 @@ impl Closeloop {
             .arg("--config")
             .arg(config)
             .env("RUST_LOG", "info");
-        let process = spawn(name, command, dir);
+        let mut process = spawn(name, command, dir);
         let url = format!("http://127.0.0.1:{port}");
         let ready = format!("{url}/-/ready");
         wait_for("closeloop to be ready", Duration::from_secs(30), || {
@@ -131,6 +144,14 @@ impl Closeloop {
             }
         })
         .await;
+        // A ready answer from a process that has exited came from some
+        // other server on the port: fail here, not later and obscurely.
+        if let Ok(Some(status)) = process.child.try_wait() {
+            panic!(
+                "{name} exited ({status}) though 127.0.0.1:{port} answered ready; its log:\n{}",
+                process.log_text()
+            );
+        }
         Closeloop { process, url }
     }
 
