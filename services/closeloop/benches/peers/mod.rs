@@ -1,6 +1,9 @@
 //! The processes the benches compare: a release `closeloop serve` and a
 //! Prometheus 2.42 remote-write receiver, each killed when dropped.
 
+// Each bench uses some of these peers.
+#![allow(dead_code)]
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
