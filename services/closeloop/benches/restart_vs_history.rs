@@ -9,7 +9,7 @@
 //! 40 of them also pushed by an external Prometheus to `/api/v2/alerts`
 //! every minute while active (Prometheus' resend cadence); per episode an
 //! issue filed or commented and, on resolution, commented; 20 services
-//! deploying 48 times a day. 30 days is about 2.1 million records.
+//! deploying 48 times a day: 22,960 records a day, 689 k in 30 days.
 //!
 //! The actuator's consumer group is committed at the end of what it
 //! consumes, as after a clean run, so what is timed is the restore, not a
@@ -32,8 +32,9 @@ use closeloop_core::{Event, EventPayload, LabelSet};
 use closeloop_log::embedded::{EmbeddedLog, EmbeddedOptions};
 use closeloop_log::{CommittedPosition, EventLog, NewRecord};
 use peers::{free_port, wait_ready, Killed};
+use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const FINGERPRINTS: usize = 200;
@@ -43,13 +44,6 @@ const EXTERNAL: usize = 40;
 const SERVICES: usize = 20;
 const DEPLOYS_PER_DAY: usize = 48;
 const APPEND_BATCH: usize = 2000;
-
-#[derive(Default)]
-struct Written {
-    alerts: usize,
-    outcomes: usize,
-    deploys: usize,
-}
 
 fn labels(pairs: &[(&str, String)]) -> LabelSet {
     pairs
@@ -79,44 +73,44 @@ fn alert(f: usize, active_at: DateTime<Utc>) -> AlertEvent {
     }
 }
 
+/// Appends events in batches of [`APPEND_BATCH`], counting them.
 struct Batches<'a> {
     log: &'a EmbeddedLog,
-    pending: Vec<(Topic, NewRecord)>,
+    pending: HashMap<Topic, Vec<NewRecord>>,
+    queued: usize,
+    written: usize,
 }
 
 impl Batches<'_> {
     async fn push(&mut self, topic: Topic, payload: EventPayload, key: String, at: DateTime<Utc>) {
         let event = Event::new(payload, "history", key.clone(), at, at);
-        self.pending.push((
-            topic,
-            NewRecord {
-                key: key.into_bytes().into(),
-                value: event.to_json().into(),
-                timestamp_ms: at.timestamp_millis(),
-            },
-        ));
-        if self.pending.len() >= APPEND_BATCH {
+        self.pending.entry(topic).or_default().push(NewRecord {
+            key: key.into_bytes().into(),
+            value: event.to_json().into(),
+            timestamp_ms: at.timestamp_millis(),
+        });
+        self.queued += 1;
+        if self.queued >= APPEND_BATCH {
             self.flush().await;
         }
     }
 
     async fn flush(&mut self) {
-        for topic in [Topic::Alerts, Topic::Outcomes, Topic::Deploys] {
-            let records: Vec<NewRecord> = self
-                .pending
-                .iter()
-                .filter(|(t, _)| *t == topic)
-                .map(|(_, r)| r.clone())
-                .collect();
-            if !records.is_empty() {
-                self.log
-                    .append(&topic.name("closeloop"), records)
-                    .await
-                    .expect("appending history");
-            }
+        for (topic, records) in self.pending.drain() {
+            self.log
+                .append(&topic.name("closeloop"), records)
+                .await
+                .expect("appending history");
         }
-        self.pending.clear();
+        self.written += self.queued;
+        self.queued = 0;
     }
+}
+
+/// What [`write_history`] wrote: records, and bytes on disk.
+struct Written {
+    records: usize,
+    bytes: u64,
 }
 
 /// Writes `days` of history ending now into the embedded log at `dir`.
@@ -130,108 +124,20 @@ async fn write_history(dir: &Path, days: usize) -> Written {
     )
     .await
     .expect("opening the embedded log");
-    let mut out = Written::default();
     let mut batches = Batches {
         log: &log,
-        pending: Vec::new(),
+        pending: HashMap::new(),
+        queued: 0,
+        written: 0,
     };
     let start = Utc::now() - Span::days(days as i64);
     let episode = Span::seconds(86_400 / EPISODES_PER_DAY as i64);
     for n in 0..days * EPISODES_PER_DAY {
         let begin = start + episode * n as i32;
         for f in 0..FINGERPRINTS {
-            let active_at = begin + Span::seconds((f * 7 % 600) as i64);
-            let fired_at = active_at + Span::minutes(5);
-            let resolved_at = fired_at + Span::minutes(30);
-            let key = format!("{f:016x}");
-            let pending = alert(f, active_at);
-            let mut firing = pending.clone();
-            firing.fired_at = Some(fired_at);
-            let mut resolved = firing.clone();
-            resolved.resolved_at = Some(resolved_at);
-            batches
-                .push(
-                    Topic::Alerts,
-                    EventPayload::AlertPending(pending),
-                    key.clone(),
-                    active_at,
-                )
-                .await;
-            batches
-                .push(
-                    Topic::Alerts,
-                    EventPayload::AlertFiring(firing),
-                    key.clone(),
-                    fired_at,
-                )
-                .await;
-            out.alerts += 2;
-            if f < EXTERNAL {
-                for minute in 0..30 {
-                    let at = fired_at + Span::minutes(minute);
-                    let external = ExternalAlertReceived {
-                        fingerprint: format!("e{f:015x}"),
-                        source: ExternalAlertSource::AlertmanagerApiV2,
-                        labels: labels(&[
-                            ("alertname", "NodeDown".into()),
-                            ("instance", format!("node-{f}")),
-                        ]),
-                        annotations: LabelSet::new(),
-                        starts_at: Some(fired_at),
-                        ends_at: Some(at + Span::minutes(4)),
-                        generator_url: None,
-                    };
-                    batches
-                        .push(
-                            Topic::Alerts,
-                            EventPayload::ExternalAlertReceived(external),
-                            format!("e{f:015x}"),
-                            at,
-                        )
-                        .await;
-                    out.alerts += 1;
-                }
+            for (topic, payload, key, at) in episode_events(f, n, begin) {
+                batches.push(topic, payload, key, at).await;
             }
-            batches
-                .push(
-                    Topic::Alerts,
-                    EventPayload::AlertResolved(resolved),
-                    key.clone(),
-                    resolved_at,
-                )
-                .await;
-            out.alerts += 1;
-            let request_id = uuid::Uuid::now_v7();
-            let issue_id = format!("{}", f + 1);
-            let outcome = if n == 0 {
-                EventPayload::IssueFiled(IssueFiled {
-                    request_id,
-                    fingerprint: key.clone(),
-                    receiver: "team".into(),
-                    integration: "redmine/0".into(),
-                    tracker: "redmine".into(),
-                    issue_id: issue_id.clone(),
-                    issue_url: format!("http://redmine/issues/{issue_id}"),
-                    title: format!("Alert{} on host-{f}", f % RULES),
-                    adopted: false,
-                    suspect_deploys: Vec::new(),
-                })
-            } else {
-                EventPayload::IssueCommented(comment(request_id, &key, &issue_id, "recurred", n))
-            };
-            batches
-                .push(Topic::Outcomes, outcome, key.clone(), fired_at)
-                .await;
-            let resolved_note = comment(uuid::Uuid::now_v7(), &key, &issue_id, "resolved", n);
-            batches
-                .push(
-                    Topic::Outcomes,
-                    EventPayload::IssueCommented(resolved_note),
-                    key,
-                    resolved_at,
-                )
-                .await;
-            out.outcomes += 2;
         }
     }
     let every = Span::seconds(86_400 / DEPLOYS_PER_DAY as i64);
@@ -259,10 +165,20 @@ async fn write_history(dir: &Path, days: usize) -> Written {
                     at,
                 )
                 .await;
-            out.deploys += 1;
         }
     }
     batches.flush().await;
+    let records = batches.written;
+    let mut bytes = 0;
+    for topic in [Topic::Alerts, Topic::Outcomes, Topic::Deploys] {
+        let name = topic.name("closeloop");
+        for partition in 0..log.partitions(&name).await.expect("partitions") {
+            bytes += log
+                .stored_bytes(&name, partition)
+                .await
+                .expect("stored bytes");
+        }
+    }
     // The actuator acted on everything before the restart.
     for topic in [Topic::Alerts, Topic::Actions] {
         let name = topic.name("closeloop");
@@ -282,18 +198,95 @@ async fn write_history(dir: &Path, days: usize) -> Written {
         }
     }
     log.close().await.expect("closing the log");
-    out
+    Written { records, bytes }
 }
 
-fn comment(
-    request_id: uuid::Uuid,
-    key: &str,
-    issue_id: &str,
-    reason: &str,
+/// Episode `n` of fingerprint `f`, starting at `begin`, in time order:
+/// pending, firing, the external re-sends, resolved, and the two outcomes.
+fn episode_events(
+    f: usize,
     n: usize,
-) -> IssueCommented {
+    begin: DateTime<Utc>,
+) -> Vec<(Topic, EventPayload, String, DateTime<Utc>)> {
+    let active_at = begin + Span::seconds((f * 7 % 600) as i64);
+    let fired_at = active_at + Span::minutes(5);
+    let resolved_at = fired_at + Span::minutes(30);
+    let key = format!("{f:016x}");
+    let pending = alert(f, active_at);
+    let mut firing = pending.clone();
+    firing.fired_at = Some(fired_at);
+    let mut resolved = firing.clone();
+    resolved.resolved_at = Some(resolved_at);
+    let mut events = vec![
+        (
+            Topic::Alerts,
+            EventPayload::AlertPending(pending),
+            key.clone(),
+            active_at,
+        ),
+        (
+            Topic::Alerts,
+            EventPayload::AlertFiring(firing),
+            key.clone(),
+            fired_at,
+        ),
+    ];
+    if f < EXTERNAL {
+        let external_key = format!("e{f:015x}");
+        for minute in 0..30 {
+            let at = fired_at + Span::minutes(minute);
+            let external = ExternalAlertReceived {
+                fingerprint: external_key.clone(),
+                source: ExternalAlertSource::AlertmanagerApiV2,
+                labels: labels(&[
+                    ("alertname", "NodeDown".into()),
+                    ("instance", format!("node-{f}")),
+                ]),
+                annotations: LabelSet::new(),
+                starts_at: Some(fired_at),
+                ends_at: Some(at + Span::minutes(4)),
+                generator_url: None,
+            };
+            events.push((
+                Topic::Alerts,
+                EventPayload::ExternalAlertReceived(external),
+                external_key.clone(),
+                at,
+            ));
+        }
+    }
+    events.push((
+        Topic::Alerts,
+        EventPayload::AlertResolved(resolved),
+        key.clone(),
+        resolved_at,
+    ));
+    let issue_id = format!("{}", f + 1);
+    let filed_or_recurred = if n == 0 {
+        EventPayload::IssueFiled(IssueFiled {
+            request_id: uuid::Uuid::now_v7(),
+            fingerprint: key.clone(),
+            receiver: "team".into(),
+            integration: "redmine/0".into(),
+            tracker: "redmine".into(),
+            issue_id: issue_id.clone(),
+            issue_url: format!("http://redmine/issues/{issue_id}"),
+            title: format!("Alert{} on host-{f}", f % RULES),
+            adopted: false,
+            suspect_deploys: Vec::new(),
+        })
+    } else {
+        EventPayload::IssueCommented(comment(&key, &issue_id, "recurred", n))
+    };
+    let resolved_note = EventPayload::IssueCommented(comment(&key, &issue_id, "resolved", n));
+    events.push((Topic::Outcomes, filed_or_recurred, key.clone(), fired_at));
+    events.push((Topic::Outcomes, resolved_note, key, resolved_at));
+    events
+}
+
+fn comment(key: &str, issue_id: &str, reason: &str, n: usize) -> IssueCommented {
     IssueCommented {
-        request_id,
+        request_id: uuid::Uuid::now_v7(),
         fingerprint: key.to_string(),
         receiver: "team".into(),
         integration: "redmine/0".into(),
@@ -333,20 +326,6 @@ fn wait_for_line(log: &Path, needle: &str, start: Instant) -> f64 {
     panic!("`{needle}` never appeared in {}", log.display());
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 #[tokio::main]
 async fn main() {
     let days: Vec<usize> = std::env::var("BENCH_DAYS")
@@ -361,7 +340,9 @@ async fn main() {
         let written = write_history(&data.join("log"), days).await;
         let config = write_config(dir.path());
         let port = free_port();
-        let stderr = dir.path().join("closeloop.log");
+        // closeloop logs to stdout.
+        let log = dir.path().join("closeloop.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
         let start = Instant::now();
         let _closeloop = Killed(
             Command::new(env!("CARGO_BIN_EXE_closeloop"))
@@ -372,19 +353,19 @@ async fn main() {
                 .arg("--config")
                 .arg(&config)
                 .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&stderr).expect("log file"))
+                .stdout(log_file.try_clone().expect("log file"))
+                .stderr(log_file)
                 .spawn()
                 .expect("starting closeloop"),
         );
         wait_ready(&format!("http://127.0.0.1:{port}/-/ready")).await;
         let ready = start.elapsed().as_secs_f64();
-        let evaluator = wait_for_line(&stderr, "evaluator restored from log", start);
-        let actuator = wait_for_line(&stderr, "actuator state rebuilt", start);
+        let evaluator = wait_for_line(&log, "evaluator restored from log", start);
+        let actuator = wait_for_line(&log, "actuator state rebuilt", start);
         println!(
             "{days:>4}  {:>8}  {:>8.1}  {ready:>7.2}  {evaluator:>20.2}  {actuator:>18.2}",
-            written.alerts + written.outcomes + written.deploys,
-            dir_bytes(&data.join("log")) as f64 / (1 << 20) as f64,
+            written.records,
+            written.bytes as f64 / (1 << 20) as f64,
         );
     }
 }

@@ -19,15 +19,15 @@ use std::time::{Duration, Instant};
 /// would then start two servers on one port, and the test whose server
 /// lost the bind would talk to the other test's server.
 pub fn free_port() -> u16 {
-    static HANDED_OUT: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    static HANDED_OUT: Mutex<std::collections::BTreeSet<u16>> =
+        Mutex::new(std::collections::BTreeSet::new());
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
     loop {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("binding a free port");
-        if !handed_out.contains(&port) {
-            handed_out.push(port);
+        if handed_out.insert(port) {
             return port;
         }
     }
