@@ -7,8 +7,10 @@
 //! record and commits its offset only once every effect of the record has
 //! its outcome in the log. A crash or a handover therefore redelivers the
 //! record, and the outcomes already written keep it from acting twice.
-//! Whenever partitions are gained, the loop's state is rebuilt from the
-//! whole `closeloop.outcomes` topic, where the previous owner left it.
+//! Whenever partitions are gained, the loop's state is rebuilt from
+//! `closeloop.outcomes`, where the previous owner left it: from the newest
+//! snapshot of that state (`closeloop.snapshots`, written by the alerts
+//! loop every few minutes and at shutdown) and the outcomes after it.
 
 use crate::config::ActuatorConfig;
 use crate::error::ActuatorError;
@@ -22,6 +24,7 @@ use chrono::{DateTime, Utc};
 use closeloop_core::metrics::set_consumer_lag;
 use closeloop_core::topics::Topic;
 use closeloop_core::{Event, EventPayload};
+use closeloop_log::snapshot;
 use closeloop_log::{
     Assignment, CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset,
 };
@@ -45,6 +48,13 @@ const READ_BATCH: usize = 100;
 const REBUILD_BATCH: usize = 1000;
 /// How long to wait for new alerts when every partition is drained.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// Whose snapshot the actuator's outcome state is, in `closeloop.snapshots`.
+const SNAPSHOT_OWNER: &str = "actuator";
+/// A snapshot is saved once this many outcomes were folded since the last
+/// one, or after [`SNAPSHOT_EVERY`] with at least one: a restart then
+/// reads at most about this many outcome records after the snapshot.
+const SNAPSHOT_AFTER_OUTCOMES: usize = 10_000;
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(300);
 /// Appends the log calls "unavailable" are retried this often, doubling
 /// from 200 ms, before the actuator gives up and ends.
 const LOG_APPEND_TRIES: u32 = 6;
@@ -70,6 +80,8 @@ pub async fn run(
         topics,
         plan: Arc::clone(&plan),
         state: ActuatorState::default(),
+        outcomes_read: BTreeMap::new(),
+        snapshot_clock: SnapshotClock::new(),
         silences: SilenceView::default(),
         inhibitions: InhibitionView::default(),
         notifier: None,
@@ -124,6 +136,7 @@ pub(crate) struct Topics {
     pub consumed_kind: Topic,
     pub actions: String,
     pub outcomes: String,
+    pub snapshots: String,
     /// The topic prefix, for the silences the alerts consumer reads.
     pub prefix: String,
     /// The membership group sharing the consumed topic's partitions. Not
@@ -143,6 +156,7 @@ impl Topics {
             consumed_kind,
             actions: Topic::Actions.name(prefix),
             outcomes: Topic::Outcomes.name(prefix),
+            snapshots: Topic::Snapshots.name(prefix),
             prefix: prefix.to_string(),
             members,
         }
@@ -154,12 +168,36 @@ pub(crate) struct Actuator {
     pub topics: Topics,
     pub plan: Arc<Plan>,
     pub state: ActuatorState,
+    /// How far `state` has read each outcomes partition. The loop's own
+    /// outcomes are folded as they are written, so `state` may be ahead.
+    pub outcomes_read: BTreeMap<u32, Offset>,
+    pub snapshot_clock: SnapshotClock,
     /// Silences, caught up before each alert is acted on.
     pub silences: SilenceView,
     pub inhibitions: InhibitionView,
     /// The webhook aggregation groups, on the alerts consumer that owns
     /// partition 0 (`crate::notify_groups`); `None` elsewhere.
     pub notifier: Option<GroupNotifier>,
+}
+
+/// When the alerts loop saves its next snapshot of `state`.
+pub(crate) struct SnapshotClock {
+    saved_at: Instant,
+    folded_since: usize,
+}
+
+impl SnapshotClock {
+    fn new() -> Self {
+        SnapshotClock {
+            saved_at: Instant::now(),
+            folded_since: 0,
+        }
+    }
+
+    fn due(&self) -> bool {
+        self.folded_since >= SNAPSHOT_AFTER_OUTCOMES
+            || (self.folded_since > 0 && self.saved_at.elapsed() >= SNAPSHOT_EVERY)
+    }
 }
 
 /// Whether a record was fully handled or left for redelivery.
@@ -190,7 +228,22 @@ impl Stop {
 }
 
 impl Actuator {
-    async fn consume(&mut self, mut stop: Stop) -> Result<(), ActuatorError> {
+    /// The loop, then (alerts loop only) a last snapshot, so the next start
+    /// reads no outcomes at all.
+    async fn consume(&mut self, stop: Stop) -> Result<(), ActuatorError> {
+        self.consume_until_stopped(stop).await?;
+        if self.saves_snapshots() && self.snapshot_clock.folded_since > 0 {
+            self.save_snapshot().await?;
+        }
+        Ok(())
+    }
+
+    /// Of the two loops of a process only one saves snapshots; both load.
+    fn saves_snapshots(&self) -> bool {
+        self.topics.consumed_kind == Topic::Alerts
+    }
+
+    async fn consume_until_stopped(&mut self, mut stop: Stop) -> Result<(), ActuatorError> {
         let topic = self.topics.consumed.clone();
         let mut membership = self.log.join(&self.topics.members, &topic).await?;
         info!(topic = %topic, group = %self.topics.members, "actuator joined the topic's consumers");
@@ -227,6 +280,9 @@ impl Actuator {
             // without new alert records: the loop polls it when idle too.
             if self.notify_groups(&mut stop).await? == Progress::Interrupted {
                 return Ok(());
+            }
+            if self.saves_snapshots() && self.snapshot_clock.due() {
+                self.save_snapshot().await?;
             }
             if lag_reported.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
                 self.report_lag(&topic, &next).await;
@@ -325,9 +381,8 @@ impl Actuator {
             .filter(|p| !next.contains_key(p))
             .collect();
         if !gained.is_empty() {
-            // Rebalances are rare; replaying all outcomes is simpler than
-            // picking out the gained partitions' fingerprints, and right.
-            self.state = ActuatorState::default();
+            // Rebalances are rare; rebuilding from the snapshot is simpler
+            // than picking out the gained partitions' fingerprints, and right.
             self.rebuild().await?;
             for &partition in &gained {
                 let committed = self.log.committed(CONSUMER_GROUP, topic, partition).await?;
@@ -364,14 +419,56 @@ impl Actuator {
         set_consumer_lag(LAG_CONSUMER, self.topics.consumed_kind, lag);
     }
 
-    /// Replays the whole outcomes topic into `self.state`.
+    /// Rebuilds `self.state` up to the end of the outcomes topic: the
+    /// newest snapshot, then the outcomes after it (all of them, without
+    /// a usable snapshot).
     async fn rebuild(&mut self) -> Result<(), ActuatorError> {
+        self.state = ActuatorState::default();
+        self.outcomes_read.clear();
+        let loaded = snapshot::load(&*self.log, &self.topics.snapshots, SNAPSHOT_OWNER).await?;
+        let from_snapshot =
+            loaded.is_some_and(
+                |snapshot| match ActuatorState::from_snapshot(&snapshot.body) {
+                    Ok(state) => {
+                        self.state = state;
+                        self.outcomes_read = snapshot
+                            .covers
+                            .get(&self.topics.outcomes)
+                            .cloned()
+                            .unwrap_or_default();
+                        true
+                    }
+                    Err(error) => {
+                        warn!(%error, "unreadable actuator snapshot; replaying every outcome");
+                        false
+                    }
+                },
+            );
+        let replayed = self.catch_up_outcomes().await?;
+        info!(topic = %self.topics.outcomes, from_snapshot, records = replayed, issues = self.state.issue_count(), "actuator state rebuilt");
+        if self.saves_snapshots() && replayed >= SNAPSHOT_AFTER_OUTCOMES {
+            self.save_snapshot().await?;
+        }
+        Ok(())
+    }
+
+    /// Folds the outcomes after `outcomes_read` into the state, up to the
+    /// end of each partition; returns how many it read. Outcomes this loop
+    /// folded as it wrote them are folded again: every outcome sets what
+    /// it is about (and finished ids are a set), so the state ends the
+    /// same as a replay from the start.
+    async fn catch_up_outcomes(&mut self) -> Result<usize, ActuatorError> {
         let topic = self.topics.outcomes.clone();
-        let partitions = self.log.partitions(&topic).await?;
         let mut replayed = 0usize;
-        for partition in 0..partitions {
+        for partition in 0..self.log.partitions(&topic).await? {
             let end = self.log.end_offset(&topic, partition).await?;
-            let mut from = 0;
+            let start = self.log.start_offset(&topic, partition).await?;
+            let mut from = self
+                .outcomes_read
+                .get(&partition)
+                .copied()
+                .unwrap_or(0)
+                .max(start);
             while from < end {
                 let records = self
                     .log
@@ -389,8 +486,32 @@ impl Actuator {
                     }
                 }
             }
+            self.outcomes_read.insert(partition, from);
         }
-        info!(topic = %topic, records = replayed, issues = self.state.issue_count(), "actuator state rebuilt");
+        Ok(replayed)
+    }
+
+    /// Catches the state up with the outcomes topic and saves it as the
+    /// snapshot the next rebuild starts from.
+    async fn save_snapshot(&mut self) -> Result<(), ActuatorError> {
+        self.catch_up_outcomes().await?;
+        let covers =
+            snapshot::Covers::from([(self.topics.outcomes.clone(), self.outcomes_read.clone())]);
+        let body = self.state.to_snapshot();
+        snapshot::save(
+            &*self.log,
+            &self.topics.snapshots,
+            SNAPSHOT_OWNER,
+            &covers,
+            &body,
+        )
+        .await?;
+        debug!(
+            bytes = body.len(),
+            issues = self.state.issue_count(),
+            "actuator snapshot saved"
+        );
+        self.snapshot_clock = SnapshotClock::new();
         Ok(())
     }
 
@@ -434,6 +555,7 @@ impl Actuator {
         for event in &events {
             self.state.apply(&event.payload, event.envelope.occurred_at);
         }
+        self.snapshot_clock.folded_since += events.len();
         Ok(())
     }
 

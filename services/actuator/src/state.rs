@@ -9,14 +9,16 @@ use closeloop_core::EventPayload;
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct IssueKey {
     pub receiver: String,
     pub integration: String,
     pub fingerprint: String,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct ActuatorState {
     issues: HashMap<IssueKey, KnownIssue>,
     /// Requests that succeeded or were given up: never acted on again.
@@ -24,6 +26,47 @@ pub struct ActuatorState {
 }
 
 impl ActuatorState {
+    /// The state as a snapshot body: the issues as JSON (its length first,
+    /// 4 bytes big-endian), then the finished request ids, 16 bytes each
+    /// (a third of their JSON size: they are most of the state).
+    pub fn to_snapshot(&self) -> Vec<u8> {
+        let mut issues: Vec<(&IssueKey, &KnownIssue)> = self.issues.iter().collect();
+        issues.sort_by(|a, b| a.0.cmp(b.0));
+        let json = serde_json::to_vec(&issues).unwrap_or_default();
+        let mut body = Vec::with_capacity(4 + json.len() + 16 * self.finished.len());
+        body.extend_from_slice(&(json.len() as u32).to_be_bytes());
+        body.extend_from_slice(&json);
+        for id in &self.finished {
+            body.extend_from_slice(id.as_bytes());
+        }
+        body
+    }
+
+    /// The state [`ActuatorState::to_snapshot`] wrote.
+    pub fn from_snapshot(body: &[u8]) -> Result<ActuatorState, String> {
+        let (len, rest) = body
+            .split_first_chunk::<4>()
+            .ok_or("snapshot shorter than its header")?;
+        let len = u32::from_be_bytes(*len) as usize;
+        if rest.len() < len || (rest.len() - len) % 16 != 0 {
+            return Err(format!(
+                "snapshot of {} bytes does not hold {len} bytes of issues and whole ids",
+                body.len()
+            ));
+        }
+        let (json, ids) = rest.split_at(len);
+        let issues: Vec<(IssueKey, KnownIssue)> =
+            serde_json::from_slice(json).map_err(|e| format!("snapshot issues: {e}"))?;
+        let finished = ids
+            .chunks_exact(16)
+            .map(|id| Uuid::from_slice(id).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(ActuatorState {
+            issues: issues.into_iter().collect(),
+            finished,
+        })
+    }
+
     pub fn issue(&self, key: &IssueKey) -> Option<&KnownIssue> {
         self.issues.get(key)
     }
@@ -219,6 +262,31 @@ mod tests {
         let issue = state.issue(&key()).unwrap();
         assert_eq!((issue.occurrences, issue.closed_by_closeloop), (2, true));
         assert!(state.is_finished(a) && state.is_finished(b) && state.is_finished(c));
+    }
+
+    #[test]
+    fn a_snapshot_gives_back_the_same_state() {
+        let mut state = ActuatorState::default();
+        state.apply(&filed(Uuid::now_v7(), "7"), chrono::DateTime::UNIX_EPOCH);
+        state.apply(
+            &EventPayload::IssueClosed(IssueClosed {
+                request_id: Uuid::now_v7(),
+                fingerprint: "f".into(),
+                receiver: "r".into(),
+                integration: "redmine_configs[0]".into(),
+                tracker: "redmine".into(),
+                issue_id: "7".into(),
+            }),
+            chrono::Utc::now(),
+        );
+        let body = state.to_snapshot();
+        assert_eq!(ActuatorState::from_snapshot(&body), Ok(state));
+        assert_eq!(
+            ActuatorState::from_snapshot(&ActuatorState::default().to_snapshot()),
+            Ok(ActuatorState::default())
+        );
+        assert!(ActuatorState::from_snapshot(&body[..body.len() - 3]).is_err());
+        assert!(ActuatorState::from_snapshot(b"").is_err());
     }
 
     #[test]

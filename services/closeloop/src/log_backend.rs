@@ -10,6 +10,7 @@ use closeloop_log::EventLog;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub async fn open(config: &Config, data_dir: &Path) -> Result<Arc<dyn EventLog>> {
     match &config.storage.log.kafka {
@@ -43,26 +44,43 @@ pub async fn open(config: &Config, data_dir: &Path) -> Result<Arc<dyn EventLog>>
     }
 }
 
-/// The samples topic's retention for the embedded log, which enforces it
-/// itself (module `closeloop_log::embedded::retention`).
+/// How long superseded snapshots are kept. The newest of each owner is
+/// kept however old: its pointer is a committed position, which the
+/// embedded log's retention never passes.
+const SNAPSHOT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// On Kafka, which deletes by age alone, a snapshot older than this is
+/// gone, and a role that was down for longer replays from the start.
+const KAFKA_SNAPSHOT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The samples' and the snapshots' retention for the embedded log, which
+/// enforces it itself (module `closeloop_log::embedded::retention`).
 fn embedded_retention(config: &Config) -> BTreeMap<String, Retention> {
+    let prefix = config.topic_prefix();
     let samples = &config.storage.retention.samples;
     let policy = Retention {
         max_age: samples.time,
         max_bytes: samples.size,
     };
-    if policy == Retention::default() {
-        return BTreeMap::new();
+    let mut policies = BTreeMap::from([(
+        Topic::Snapshots.name(prefix),
+        Retention {
+            max_age: Some(SNAPSHOT_RETENTION),
+            max_bytes: None,
+        },
+    )]);
+    if policy != Retention::default() {
+        policies.insert(Topic::Samples.name(prefix), policy);
     }
-    BTreeMap::from([(Topic::Samples.name(config.topic_prefix()), policy)])
+    policies
 }
 
 /// What each topic is created with on Kafka, where the brokers enforce
 /// retention: the samples topic gets `storage.retention.samples`
 /// (`retention.ms`, and `retention.bytes`, which Kafka also counts per
-/// partition); every other topic `retention.ms=-1`, since roles read those
-/// from the start when they restart and a broker's default (7 days) would
-/// delete state they need. Unlike the embedded log, the brokers do not
+/// partition); the snapshots topic 7 days; every other topic
+/// `retention.ms=-1`, since roles read those from their snapshot or the
+/// start when they restart and a broker's default (7 days) would delete
+/// state they need. Unlike the embedded log, the brokers do not
 /// wait for the evaluator to have read a segment before deleting it.
 fn kafka_topic_configs(
     prefix: &str,
@@ -79,6 +97,9 @@ fn kafka_topic_configs(
                 if let Some(bytes) = samples.size {
                     configs.insert("retention.bytes".to_string(), bytes.to_string());
                 }
+            } else if topic == Topic::Snapshots {
+                let ms = KAFKA_SNAPSHOT_RETENTION.as_millis().to_string();
+                configs.insert("retention.ms".to_string(), ms);
             } else {
                 configs.insert("retention.ms".to_string(), "-1".to_string());
             }

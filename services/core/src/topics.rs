@@ -14,12 +14,15 @@ pub enum Topic {
     Outcomes,
     /// Silences: read from the start, like push groups.
     Silences,
+    /// Snapshots of state folded from the other topics, so a restart
+    /// reads a snapshot and the tail after it (`closeloop_log::snapshot`).
+    Snapshots,
 }
 
 pub const DEFAULT_PREFIX: &str = "closeloop";
 
 impl Topic {
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 8] = [
         Topic::Samples,
         Topic::PushGroups,
         Topic::Deploys,
@@ -27,6 +30,7 @@ impl Topic {
         Topic::Actions,
         Topic::Outcomes,
         Topic::Silences,
+        Topic::Snapshots,
     ];
 
     pub fn stream(self) -> &'static str {
@@ -38,6 +42,7 @@ impl Topic {
             Topic::Actions => "actions",
             Topic::Outcomes => "outcomes",
             Topic::Silences => "silences",
+            Topic::Snapshots => "snapshots",
         }
     }
 

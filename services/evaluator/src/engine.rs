@@ -442,6 +442,16 @@ impl Evaluator {
         self.external.receive(alert, received_ms);
     }
 
+    /// The external alerts' state, for the alerts snapshot.
+    pub fn external_snapshot(&self) -> serde_json::Value {
+        self.external.to_snapshot()
+    }
+
+    /// Takes the external alerts' state from an alerts snapshot.
+    pub fn restore_external_snapshot(&mut self, snapshot: serde_json::Value) -> Result<(), String> {
+        self.external.restore_snapshot(snapshot)
+    }
+
     /// Folds a decision about an external alert read back from the log.
     pub fn fold_external_decision(&mut self, payload: &EventPayload) {
         self.external.fold_decision(payload);

@@ -27,7 +27,7 @@ pub const EXTERNAL_GROUP_KEY: &str = "external;external";
 /// Alertmanager's default `resolve_timeout`.
 pub const DEFAULT_RESOLVE_TIMEOUT_MS: i64 = 5 * 60 * 1000;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Tracked {
     labels: LabelSet,
     annotations: LabelSet,
@@ -84,6 +84,17 @@ impl ExternalAlerts {
 
     pub fn set_resolve_timeout(&mut self, resolve_timeout_ms: i64) {
         self.resolve_timeout_ms = resolve_timeout_ms;
+    }
+
+    /// The tracked alerts, for a snapshot (module `alerts_snapshot`).
+    pub fn to_snapshot(&self) -> serde_json::Value {
+        serde_json::to_value(&self.by_fingerprint).unwrap_or_default()
+    }
+
+    /// Replaces the tracked alerts with a snapshot's.
+    pub fn restore_snapshot(&mut self, snapshot: serde_json::Value) -> Result<(), String> {
+        self.by_fingerprint = serde_json::from_value(snapshot).map_err(|e| e.to_string())?;
+        Ok(())
     }
 
     pub fn len(&self) -> usize {

@@ -4,6 +4,7 @@
 //! runner reads the log, feeds the engine and appends what it decided.
 
 pub mod alerting;
+pub mod alerts_snapshot;
 pub mod deploys;
 pub mod engine;
 pub mod external;

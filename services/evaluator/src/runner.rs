@@ -16,6 +16,7 @@
 //! already requested (their alert event id is in a `ScaleRequested` of the
 //! actions topic) are not taken again.
 
+use crate::alerts_snapshot::{self, AlertsCompaction, SNAPSHOT_OWNER};
 use crate::engine::{Decision, Evaluator, Recorded};
 use crate::metrics;
 use crate::query::QueryRequest;
@@ -24,6 +25,7 @@ use closeloop_core::events::SamplesRecorded;
 use closeloop_core::remote_write::{self, Label, Sample, TimeSeries, WriteRequest};
 use closeloop_core::topics::Topic;
 use closeloop_core::{fingerprint_sorted, Event, EventPayload};
+use closeloop_log::snapshot;
 use closeloop_log::{
     CommittedPosition, EventLog, LogError, Membership, NewRecord, Offset, StoredRecord,
 };
@@ -105,6 +107,8 @@ pub struct Runner {
     /// Next offset per outcomes partition: the scalers' `ScaleApplied` and
     /// `ActionFailed`.
     outcomes: Vec<(u32, Offset)>,
+    /// What a snapshot of the alerts fold needs (module `alerts_snapshot`).
+    alerts_compaction: AlertsCompaction,
     newest_sample_ms: i64,
     watermark_ms: i64,
     membership: Membership,
@@ -221,6 +225,7 @@ impl Runner {
             pushgroups,
             alerts,
             outcomes,
+            alerts_compaction: AlertsCompaction::default(),
             newest_sample_ms: watermark_ms,
             watermark_ms,
             membership,
@@ -229,6 +234,7 @@ impl Runner {
             queries: None,
             others_health_read: Instant::now(),
         };
+        let from_snapshot = runner.load_alerts_snapshot().await?;
         runner.read_alerts().await?;
         runner.read_pushgroups().await?;
         metrics::OWNED_GROUPS.set(0);
@@ -236,6 +242,8 @@ impl Runner {
             groups = ticks.len(),
             shards = shard_count,
             watermark_ms,
+            alerts_from_snapshot = from_snapshot,
+            live_alerts = runner.alerts_compaction.live_alerts(),
             "evaluator restored from log"
         );
         // The embedded log's membership owns everything from the start.
@@ -279,10 +287,15 @@ impl Runner {
                         self.commit().await?;
                         last_commit = Instant::now();
                     }
+                    if self.alerts_compaction.due() {
+                        self.save_alerts_snapshot().await?;
+                    }
                     self.read_others_health().await?;
                 }
                 _ = &mut shutdown => {
                     self.commit().await?;
+                    // The next start then reads no alert record twice.
+                    self.save_alerts_snapshot().await?;
                     return Ok(());
                 }
             }
@@ -685,35 +698,104 @@ impl Runner {
     async fn read_alerts(&mut self) -> Result<(), RunnerError> {
         let topic = Topic::Alerts.name(&self.prefix);
         let owned_scalers = self.owned_scaler_keys();
-        let evaluator = &mut self.evaluator;
+        let (evaluator, compaction) = (&mut self.evaluator, &mut self.alerts_compaction);
         for_each_new(&*self.log, &topic, &mut self.alerts, |record| {
-            let Some(event) = decode(record) else {
-                return;
-            };
-            let group = match &event.payload {
-                EventPayload::AlertPending(e)
-                | EventPayload::AlertFiring(e)
-                | EventPayload::AlertResolved(e) => &e.rule_group,
-                EventPayload::ExternalAlertReceived(alert) => {
-                    let at = event.envelope.occurred_at.timestamp_millis();
-                    evaluator.receive_external(alert, at);
-                    return;
-                }
-                _ => return,
-            };
-            evaluator.fold_external_decision(&event.payload);
-            if let EventPayload::AlertFiring(alert) = &event.payload {
-                let at = event.envelope.occurred_at.timestamp_millis();
-                evaluator.observe_alert(event.envelope.id, alert, at, true, |key| {
-                    owned_scalers.contains(key)
-                });
-            }
-            // This process's own decisions are already its state.
-            if !evaluator.owns_group_named(group) {
-                evaluator.restore_alert(&event.payload);
+            if let Some(event) = decode(record) {
+                fold_alert(evaluator, &owned_scalers, &event);
+                compaction.observe(&record.value, &event.payload);
             }
         })
         .await
+    }
+
+    /// Starts the alerts fold from the newest snapshot, if there is one it
+    /// can read: the external alerts' state, the live alerts' last
+    /// decisions folded as if read, and the alerts cursors it covers.
+    async fn load_alerts_snapshot(&mut self) -> Result<bool, RunnerError> {
+        let topic = Topic::Snapshots.name(&self.prefix);
+        let Some(snapshot) = snapshot::load(&*self.log, &topic, SNAPSHOT_OWNER).await? else {
+            return Ok(false);
+        };
+        let decoded = alerts_snapshot::decode(&snapshot.body).and_then(|(external, records)| {
+            self.evaluator.restore_external_snapshot(external)?;
+            Ok(records)
+        });
+        let records = match decoded {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::warn!(%error, "unreadable alerts snapshot; reading the alerts from the start");
+                self.evaluator
+                    .restore_external_snapshot(serde_json::json!({}))
+                    .ok();
+                return Ok(false);
+            }
+        };
+        let owned_scalers = self.owned_scaler_keys();
+        for value in records {
+            match Event::from_json(&value) {
+                Ok(event) => {
+                    fold_alert(&mut self.evaluator, &owned_scalers, &event);
+                    self.alerts_compaction.observe(&value, &event.payload);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "skipping an undecodable alert in the snapshot")
+                }
+            }
+        }
+        let covered = snapshot.covers.get(&Topic::Alerts.name(&self.prefix));
+        for (partition, next) in &mut self.alerts {
+            *next = covered.and_then(|c| c.get(partition)).copied().unwrap_or(0);
+        }
+        self.alerts_compaction.saved();
+        Ok(true)
+    }
+
+    /// Saves what the alerts fold holds now as the snapshot the next
+    /// start reads, covering the alerts read so far.
+    async fn save_alerts_snapshot(&mut self) -> Result<(), RunnerError> {
+        let alerts_topic = Topic::Alerts.name(&self.prefix);
+        let covers =
+            snapshot::Covers::from([(alerts_topic, self.alerts.iter().copied().collect())]);
+        let body = self
+            .alerts_compaction
+            .encode(&self.evaluator.external_snapshot());
+        let topic = Topic::Snapshots.name(&self.prefix);
+        snapshot::save(&*self.log, &topic, SNAPSHOT_OWNER, &covers, &body).await?;
+        tracing::debug!(
+            bytes = body.len(),
+            live = self.alerts_compaction.live_alerts(),
+            "alerts snapshot saved"
+        );
+        self.alerts_compaction.saved();
+        Ok(())
+    }
+}
+
+/// Folds one alerts record into the evaluator: receipts of external
+/// alerts, decisions about them, scale steps of firing alerts, and the
+/// states of alerts of groups evaluated elsewhere.
+fn fold_alert(evaluator: &mut Evaluator, owned_scalers: &BTreeSet<String>, event: &Event) {
+    let group = match &event.payload {
+        EventPayload::AlertPending(e)
+        | EventPayload::AlertFiring(e)
+        | EventPayload::AlertResolved(e) => &e.rule_group,
+        EventPayload::ExternalAlertReceived(alert) => {
+            let at = event.envelope.occurred_at.timestamp_millis();
+            evaluator.receive_external(alert, at);
+            return;
+        }
+        _ => return,
+    };
+    evaluator.fold_external_decision(&event.payload);
+    if let EventPayload::AlertFiring(alert) = &event.payload {
+        let at = event.envelope.occurred_at.timestamp_millis();
+        evaluator.observe_alert(event.envelope.id, alert, at, true, |key| {
+            owned_scalers.contains(key)
+        });
+    }
+    // This process's own decisions are already its state.
+    if !evaluator.owns_group_named(group) {
+        evaluator.restore_alert(&event.payload);
     }
 }
 

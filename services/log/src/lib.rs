@@ -10,6 +10,7 @@ pub mod follow;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod membership;
+pub mod snapshot;
 #[cfg(feature = "testsuite")]
 #[doc(hidden)]
 pub mod testsuite;

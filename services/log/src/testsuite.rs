@@ -26,6 +26,7 @@ pub const CASES: &[&str] = &[
     "end_offset_follows_appends",
     "concurrent_appends_are_durable_and_readable_exactly_once",
     "invalid_topic_names_partitions_and_offsets_are_rejected",
+    "the_newest_snapshot_loads_whole_among_interleaved_parts",
 ];
 
 /// Runs every case, each on a fresh log from `make`.
@@ -43,6 +44,7 @@ where
     end_offset_follows_appends(&make().await).await;
     concurrent_appends_are_durable_and_readable_exactly_once(&make().await).await;
     invalid_topic_names_partitions_and_offsets_are_rejected(&make().await).await;
+    the_newest_snapshot_loads_whole_among_interleaved_parts(&make().await).await;
 }
 
 /// A topic name no earlier run (or other case) has used.
@@ -344,4 +346,46 @@ pub async fn invalid_topic_names_partitions_and_offsets_are_rejected<L: EventLog
         matches!(result, Err(LogError::Invalid(_))),
         "partition {partitions}: {result:?}"
     );
+}
+
+/// Module [`crate::snapshot`]: none before the first save; the newest
+/// save of an owner loads whole (bodies of several parts, with another
+/// owner's and an abandoned save's records in between), with its covers.
+pub async fn the_newest_snapshot_loads_whole_among_interleaved_parts<L: EventLog>(log: &L) {
+    use crate::snapshot::{self, Covers, PART_BYTES};
+    let topic = unique_topic("snapshots");
+    assert_eq!(snapshot::load(log, &topic, "a").await.expect("load"), None);
+
+    let covers =
+        |next: u64| -> Covers { [("t".to_string(), [(0, next), (1, next + 1)].into())].into() };
+    // Three parts and a bit, every byte telling where it was.
+    let big: Vec<u8> = (0..PART_BYTES * 3 + 17).map(|i| (i % 251) as u8).collect();
+    snapshot::save(log, &topic, "a", &covers(5), b"first")
+        .await
+        .expect("save");
+    snapshot::save(log, &topic, "b", &covers(9), &big)
+        .await
+        .expect("save b");
+    snapshot::save(log, &topic, "a", &covers(7), &big)
+        .await
+        .expect("save a");
+    // A save whose commit never happened (a crash) leaves parts behind.
+    log.append(&topic, vec![record("a", "stray part")])
+        .await
+        .expect("append");
+    snapshot::save(log, &topic, "b", &covers(11), b"")
+        .await
+        .expect("save empty");
+
+    let a = snapshot::load(log, &topic, "a")
+        .await
+        .expect("load a")
+        .expect("a saved");
+    assert_eq!((a.covers, a.body.len()), (covers(7), big.len()));
+    assert!(a.body == big, "the body comes back byte for byte");
+    let b = snapshot::load(log, &topic, "b")
+        .await
+        .expect("load b")
+        .expect("b saved");
+    assert_eq!((b.covers, b.body), (covers(11), Vec::new()));
 }

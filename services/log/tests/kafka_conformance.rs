@@ -72,6 +72,7 @@ conformance!(
     end_offset_follows_appends,
     concurrent_appends_are_durable_and_readable_exactly_once,
     invalid_topic_names_partitions_and_offsets_are_rejected,
+    the_newest_snapshot_loads_whole_among_interleaved_parts,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,7 +36,7 @@ use std::time::Duration;
 pub use super::ClosedAs;
 
 /// What the outcomes log says about an alert's issue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KnownIssue {
     pub issue_id: String,
     pub url: String,
