@@ -333,39 +333,49 @@ async fn main() {
         .split(',')
         .filter_map(|d| d.trim().parse().ok())
         .collect();
-    println!("days  records   log MiB  ready s  evaluator restored s  actuator rebuilt s");
+    println!("days  records   log MiB  start  ready s  evaluator restored s  actuator rebuilt s");
     for days in days {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let written = write_history(&data.join("log"), days).await;
         let config = write_config(dir.path());
-        let port = free_port();
-        // closeloop logs to stdout.
-        let log = dir.path().join("closeloop.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let start = Instant::now();
-        let _closeloop = Killed(
-            Command::new(env!("CARGO_BIN_EXE_closeloop"))
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                .args(["--role", "ingest,evaluator,actuator"])
-                .arg("--data-dir")
-                .arg(&data)
-                .arg("--config")
-                .arg(&config)
-                .env("RUST_LOG", "info")
-                .stdout(log_file.try_clone().expect("log file"))
-                .stderr(log_file)
-                .spawn()
-                .expect("starting closeloop"),
-        );
-        wait_ready(&format!("http://127.0.0.1:{port}/-/ready")).await;
-        let ready = start.elapsed().as_secs_f64();
-        let evaluator = wait_for_line(&log, "evaluator restored from log", start);
-        let actuator = wait_for_line(&log, "actuator state rebuilt", start);
-        println!(
-            "{days:>4}  {:>8}  {:>8.1}  {ready:>7.2}  {evaluator:>20.2}  {actuator:>18.2}",
-            written.records,
-            written.bytes as f64 / (1 << 20) as f64,
-        );
+        // The first start folds the whole history and, stopped by SIGTERM,
+        // saves its snapshots; the second starts from them.
+        for start_kind in ["cold", "warm"] {
+            let port = free_port();
+            // closeloop logs to stdout.
+            let log = dir.path().join(format!("closeloop-{start_kind}.log"));
+            let log_file = std::fs::File::create(&log).expect("log file");
+            let start = Instant::now();
+            let mut closeloop = Killed(
+                Command::new(env!("CARGO_BIN_EXE_closeloop"))
+                    .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                    .args(["--role", "ingest,evaluator,actuator"])
+                    .arg("--data-dir")
+                    .arg(&data)
+                    .arg("--config")
+                    .arg(&config)
+                    .env("RUST_LOG", "info")
+                    .stdout(log_file.try_clone().expect("log file"))
+                    .stderr(log_file)
+                    .spawn()
+                    .expect("starting closeloop"),
+            );
+            wait_ready(&format!("http://127.0.0.1:{port}/-/ready")).await;
+            let ready = start.elapsed().as_secs_f64();
+            let evaluator = wait_for_line(&log, "evaluator restored from log", start);
+            let actuator = wait_for_line(&log, "actuator state rebuilt", start);
+            println!(
+                "{days:>4}  {:>8}  {:>8.1}  {start_kind:>5}  {ready:>7.2}  {evaluator:>20.2}  {actuator:>18.2}",
+                written.records,
+                written.bytes as f64 / (1 << 20) as f64,
+            );
+            let pid = closeloop.0.id().to_string();
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill -TERM");
+            closeloop.0.wait().expect("closeloop exits");
+        }
     }
 }
