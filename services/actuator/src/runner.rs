@@ -81,7 +81,7 @@ pub async fn run(
         plan: Arc::clone(&plan),
         state: ActuatorState::default(),
         outcomes_read: BTreeMap::new(),
-        snapshot_clock: SnapshotClock::new(),
+        snapshot_schedule: snapshot_schedule(),
         silences: SilenceView::default(),
         inhibitions: InhibitionView::default(),
         notifier: None,
@@ -171,7 +171,7 @@ pub(crate) struct Actuator {
     /// How far `state` has read each outcomes partition. The loop's own
     /// outcomes are folded as they are written, so `state` may be ahead.
     pub outcomes_read: BTreeMap<u32, Offset>,
-    pub snapshot_clock: SnapshotClock,
+    pub snapshot_schedule: snapshot::Schedule,
     /// Silences, caught up before each alert is acted on.
     pub silences: SilenceView,
     pub inhibitions: InhibitionView,
@@ -181,23 +181,8 @@ pub(crate) struct Actuator {
 }
 
 /// When the alerts loop saves its next snapshot of `state`.
-pub(crate) struct SnapshotClock {
-    saved_at: Instant,
-    folded_since: usize,
-}
-
-impl SnapshotClock {
-    fn new() -> Self {
-        SnapshotClock {
-            saved_at: Instant::now(),
-            folded_since: 0,
-        }
-    }
-
-    fn due(&self) -> bool {
-        self.folded_since >= SNAPSHOT_AFTER_OUTCOMES
-            || (self.folded_since > 0 && self.saved_at.elapsed() >= SNAPSHOT_EVERY)
-    }
+fn snapshot_schedule() -> snapshot::Schedule {
+    snapshot::Schedule::new(SNAPSHOT_AFTER_OUTCOMES, SNAPSHOT_EVERY)
 }
 
 /// Whether a record was fully handled or left for redelivery.
@@ -232,7 +217,7 @@ impl Actuator {
     /// reads no outcomes at all.
     async fn consume(&mut self, stop: Stop) -> Result<(), ActuatorError> {
         self.consume_until_stopped(stop).await?;
-        if self.saves_snapshots() && self.snapshot_clock.folded_since > 0 {
+        if self.saves_snapshots() && self.snapshot_schedule.unsaved() {
             self.save_snapshot().await?;
         }
         Ok(())
@@ -281,7 +266,7 @@ impl Actuator {
             if self.notify_groups(&mut stop).await? == Progress::Interrupted {
                 return Ok(());
             }
-            if self.saves_snapshots() && self.snapshot_clock.due() {
+            if self.saves_snapshots() && self.snapshot_schedule.due() {
                 self.save_snapshot().await?;
             }
             if lag_reported.is_none_or(|at| at.elapsed() >= LAG_EVERY) {
@@ -511,7 +496,7 @@ impl Actuator {
             issues = self.state.issue_count(),
             "actuator snapshot saved"
         );
-        self.snapshot_clock = SnapshotClock::new();
+        self.snapshot_schedule.saved();
         Ok(())
     }
 
@@ -555,7 +540,7 @@ impl Actuator {
         for event in &events {
             self.state.apply(&event.payload, event.envelope.occurred_at);
         }
-        self.snapshot_clock.folded_since += events.len();
+        self.snapshot_schedule.folded(events.len());
         Ok(())
     }
 

@@ -15,8 +15,9 @@
 
 use bytes::Bytes;
 use closeloop_core::EventPayload;
+use closeloop_log::snapshot::Schedule;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Whose snapshot this is in `closeloop.snapshots`.
 pub const SNAPSHOT_OWNER: &str = "evaluator";
@@ -31,8 +32,7 @@ pub struct AlertsCompaction {
     /// By (rule group, fingerprint): read order and the record's value.
     live: HashMap<(String, String), (u64, Bytes)>,
     sequence: u64,
-    read_since_save: usize,
-    saved_at: Instant,
+    pub schedule: Schedule,
 }
 
 impl Default for AlertsCompaction {
@@ -40,8 +40,7 @@ impl Default for AlertsCompaction {
         AlertsCompaction {
             live: HashMap::new(),
             sequence: 0,
-            read_since_save: 0,
-            saved_at: Instant::now(),
+            schedule: Schedule::new(SNAPSHOT_AFTER_RECORDS, SNAPSHOT_EVERY),
         }
     }
 }
@@ -49,7 +48,7 @@ impl Default for AlertsCompaction {
 impl AlertsCompaction {
     /// Notes one alerts record (its value and decoded payload).
     pub fn observe(&mut self, value: &Bytes, payload: &EventPayload) {
-        self.read_since_save += 1;
+        self.schedule.folded(1);
         let (alert, resolved) = match payload {
             EventPayload::AlertPending(e) | EventPayload::AlertFiring(e) => (e, false),
             EventPayload::AlertResolved(e) => (e, true),
@@ -67,16 +66,6 @@ impl AlertsCompaction {
     /// How many alerts the snapshot would hold records for.
     pub fn live_alerts(&self) -> usize {
         self.live.len()
-    }
-
-    pub fn due(&self) -> bool {
-        self.read_since_save >= SNAPSHOT_AFTER_RECORDS
-            || (self.read_since_save > 0 && self.saved_at.elapsed() >= SNAPSHOT_EVERY)
-    }
-
-    pub fn saved(&mut self) {
-        self.read_since_save = 0;
-        self.saved_at = Instant::now();
     }
 
     /// The snapshot body, with the records in the order they were read.
@@ -120,23 +109,16 @@ mod tests {
     fn keeps_the_last_decision_of_each_alert_not_resolved_in_read_order() {
         let mut compaction = AlertsCompaction::default();
         let record = |s: &str| Bytes::copy_from_slice(s.as_bytes());
-        compaction.observe(
-            &record("a pending"),
-            &EventPayload::AlertPending(alert("a")),
-        );
-        compaction.observe(
-            &record("b pending"),
-            &EventPayload::AlertPending(alert("b")),
-        );
-        compaction.observe(&record("a firing"), &EventPayload::AlertFiring(alert("a")));
-        compaction.observe(
-            &record("c pending"),
-            &EventPayload::AlertPending(alert("c")),
-        );
-        compaction.observe(
-            &record("b resolved"),
-            &EventPayload::AlertResolved(alert("b")),
-        );
+        let read = [
+            ("a pending", EventPayload::AlertPending(alert("a"))),
+            ("b pending", EventPayload::AlertPending(alert("b"))),
+            ("a firing", EventPayload::AlertFiring(alert("a"))),
+            ("c pending", EventPayload::AlertPending(alert("c"))),
+            ("b resolved", EventPayload::AlertResolved(alert("b"))),
+        ];
+        for (value, payload) in &read {
+            compaction.observe(&record(value), payload);
+        }
         assert_eq!(compaction.live_alerts(), 2);
         let external = serde_json::json!({"x": {"y": 1}});
         let (back, records) = decode(&compaction.encode(&external)).expect("decodes");

@@ -287,7 +287,7 @@ impl Runner {
                         self.commit().await?;
                         last_commit = Instant::now();
                     }
-                    if self.alerts_compaction.due() {
+                    if self.alerts_compaction.schedule.due() {
                         self.save_alerts_snapshot().await?;
                     }
                     self.read_others_health().await?;
@@ -295,7 +295,9 @@ impl Runner {
                 _ = &mut shutdown => {
                     self.commit().await?;
                     // The next start then reads no alert record twice.
-                    self.save_alerts_snapshot().await?;
+                    if self.alerts_compaction.schedule.unsaved() {
+                        self.save_alerts_snapshot().await?;
+                    }
                     return Ok(());
                 }
             }
@@ -716,17 +718,16 @@ impl Runner {
         let Some(snapshot) = snapshot::load(&*self.log, &topic, SNAPSHOT_OWNER).await? else {
             return Ok(false);
         };
-        let decoded = alerts_snapshot::decode(&snapshot.body).and_then(|(external, records)| {
+        // Decoding fails before anything is replaced: on an error the
+        // state is still empty and the alerts are read from the start.
+        let restored = alerts_snapshot::decode(&snapshot.body).and_then(|(external, records)| {
             self.evaluator.restore_external_snapshot(external)?;
             Ok(records)
         });
-        let records = match decoded {
+        let records = match restored {
             Ok(records) => records,
             Err(error) => {
                 tracing::warn!(%error, "unreadable alerts snapshot; reading the alerts from the start");
-                self.evaluator
-                    .restore_external_snapshot(serde_json::json!({}))
-                    .ok();
                 return Ok(false);
             }
         };
@@ -746,7 +747,7 @@ impl Runner {
         for (partition, next) in &mut self.alerts {
             *next = covered.and_then(|c| c.get(partition)).copied().unwrap_or(0);
         }
-        self.alerts_compaction.saved();
+        self.alerts_compaction.schedule.saved();
         Ok(true)
     }
 
@@ -766,7 +767,7 @@ impl Runner {
             live = self.alerts_compaction.live_alerts(),
             "alerts snapshot saved"
         );
-        self.alerts_compaction.saved();
+        self.alerts_compaction.schedule.saved();
         Ok(())
     }
 }

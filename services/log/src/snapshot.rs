@@ -23,6 +23,45 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// `message.max.bytes`.
 pub const PART_BYTES: usize = 512 * 1024;
 
+/// When a fold saves its next snapshot: once `after` records were folded
+/// since the last save, or `every` has passed with at least one.
+#[derive(Debug)]
+pub struct Schedule {
+    after: usize,
+    every: Duration,
+    folded_since: usize,
+    saved_at: std::time::Instant,
+}
+
+impl Schedule {
+    pub fn new(after: usize, every: Duration) -> Self {
+        Schedule {
+            after,
+            every,
+            folded_since: 0,
+            saved_at: std::time::Instant::now(),
+        }
+    }
+
+    pub fn folded(&mut self, records: usize) {
+        self.folded_since += records;
+    }
+
+    /// Whether anything was folded since the last save.
+    pub fn unsaved(&self) -> bool {
+        self.folded_since > 0
+    }
+
+    pub fn due(&self) -> bool {
+        self.folded_since >= self.after || (self.unsaved() && self.saved_at.elapsed() >= self.every)
+    }
+
+    pub fn saved(&mut self) {
+        self.folded_since = 0;
+        self.saved_at = std::time::Instant::now();
+    }
+}
+
 /// What one snapshot covers: per topic, the next offset of each partition.
 pub type Covers = BTreeMap<String, BTreeMap<u32, Offset>>;
 
